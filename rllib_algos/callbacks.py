@@ -1,0 +1,74 @@
+"""Callbacks that feed the unsafe buffer and log the per-trial shield metrics.
+
+Run in the EnvRunner (episode and sample hooks) and in the Algorithm (train result). All
+metrics land under ``result["env_runners"]["shield"]`` (Tune: ``env_runners/shield/...``);
+names as in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ray.rllib.callbacks.callbacks import RLlibCallback
+
+from rllib_algos.metrics import COUNTERS, derived_metrics, step_counts
+from rllib_algos.rl_module import FLAGGED, PROPOSED, PROPOSED_UNSAFE, REPLACED
+
+SHIELD = "shield"
+SHIELD_OUTPUTS = (FLAGGED, PROPOSED, PROPOSED_UNSAFE, REPLACED)
+RETURN_WINDOW = 100  # episodes averaged into return_final
+
+
+def _info_column(infos: list[dict], key: str) -> np.ndarray:
+    return np.array([info.get(key, 0) for info in infos])
+
+
+class ShieldCallbacks(RLlibCallback):
+    """Fills the unsafe buffer on every lava death and logs the shield's metrics."""
+
+    def on_episode_end(self, *, episode, rl_module=None, metrics_logger=None, **kwargs) -> None:
+        if episode.is_terminated and episode.get_infos(-1).get("cost", 0.0) > 0:
+            record = getattr(rl_module, "record_violation", None)
+            if record is not None:
+                record(episode.get_observations(-2))
+        episode_return = episode.get_return() + sum(
+            chunk.get_return() for chunk in kwargs.get("prev_episode_chunks") or []
+        )
+        metrics_logger.log_value((SHIELD, "return_final"), episode_return, reduce="mean", window=RETURN_WINDOW)
+        metrics_logger.log_value((SHIELD, "episodes"), 1, reduce="lifetime_sum")
+        metrics_logger.log_value((SHIELD, "return_sum"), episode_return, reduce="lifetime_sum")
+
+    def on_sample_end(self, *, samples, metrics_logger=None, **kwargs) -> None:
+        """Count the sampled steps' metrics, then drop the shield's per-step outputs."""
+        totals = dict.fromkeys(COUNTERS, 0)
+        for chunk in samples:
+            T = len(chunk)
+            if T == 0:
+                continue
+            infos = list(chunk.get_infos())[-T:]  # infos[i] came with the step of action i
+
+            def extra(key: str, default: np.ndarray) -> np.ndarray:
+                if key not in chunk.extra_model_outputs:
+                    return default
+                return np.asarray(chunk.get_extra_model_outputs(key))
+
+            no = np.zeros(T, dtype=bool)
+            proposed = extra(PROPOSED, np.asarray(chunk.get_actions()))
+            counts = step_counts(
+                cost=_info_column(infos, "cost"),
+                unsafe_state=_info_column(infos, "unsafe_state"),
+                proposed=proposed,
+                flagged=extra(FLAGGED, no),
+                proposed_unsafe=extra(PROPOSED_UNSAFE, no),
+                replaced=extra(REPLACED, no),
+            )
+            for key, value in counts.items():
+                totals[key] += value
+            for key in SHIELD_OUTPUTS:  # counted; replay need not copy them on every sample
+                chunk.extra_model_outputs.pop(key, None)
+        for key, value in totals.items():
+            metrics_logger.log_value((SHIELD, key), value, reduce="lifetime_sum")
+
+    def on_train_result(self, *, result: dict, **kwargs) -> None:
+        shield = result.get("env_runners", {}).get(SHIELD)
+        if shield is not None:
+            shield.update(derived_metrics(shield))

@@ -1,0 +1,82 @@
+"""Per-trial shield metrics: step counters and the rates derived from them (pure numpy).
+
+Ground truth (from the environment's info): a state is unsafe when lava is directly
+ahead; a proposed action is unsafe when it is ``forward`` in such a state.
+
+- state check: predicted unsafe = flagged, over all steps.
+- action check: predicted unsafe = the check judged the proposed action unsafe, over the
+  steps where the check ran (flagged steps), so it measures Q_p alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from shield.envs import FORWARD
+
+COUNTERS: tuple[str, ...] = (
+    "steps",
+    "violations_total",
+    "interventions_total",
+    "flagged",
+    "state_tp",
+    "state_fp",
+    "state_fn",
+    "action_tp",
+    "action_fp",
+    "action_fn",
+)
+
+
+def step_counts(
+    cost: np.ndarray,
+    unsafe_state: np.ndarray,
+    proposed: np.ndarray,
+    flagged: np.ndarray,
+    proposed_unsafe: np.ndarray,
+    replaced: np.ndarray,
+) -> dict[str, int]:
+    """Counters over T steps; every argument has shape [T]."""
+    unsafe_state = unsafe_state.astype(bool)
+    flagged = flagged.astype(bool)
+    judged = proposed_unsafe.astype(bool)
+    truly_unsafe = unsafe_state & (proposed == FORWARD)
+    return {
+        "steps": int(len(cost)),
+        "violations_total": int(np.count_nonzero(cost > 0)),
+        "interventions_total": int(np.count_nonzero(replaced)),
+        "flagged": int(np.count_nonzero(flagged)),
+        "state_tp": int(np.count_nonzero(flagged & unsafe_state)),
+        "state_fp": int(np.count_nonzero(flagged & ~unsafe_state)),
+        "state_fn": int(np.count_nonzero(~flagged & unsafe_state)),
+        "action_tp": int(np.count_nonzero(flagged & judged & truly_unsafe)),
+        "action_fp": int(np.count_nonzero(flagged & judged & ~truly_unsafe)),
+        "action_fn": int(np.count_nonzero(flagged & ~judged & truly_unsafe)),
+    }
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator; NaN when the denominator is 0 (undefined, not 0)."""
+    return numerator / denominator if denominator else math.nan
+
+
+def derived_metrics(counts: dict[str, float]) -> dict[str, float]:
+    """Rates from lifetime counters (`COUNTERS` plus ``episodes`` and ``return_sum``).
+
+    Returns ``state_flag_rate``, ``state_precision``, ``state_recall``,
+    ``action_precision``, ``action_recall`` and ``return_auc``; NaN where undefined.
+    """
+
+    def get(key: str) -> float:
+        return float(counts.get(key, 0.0))
+
+    return {
+        "state_flag_rate": ratio(get("flagged"), get("steps")),
+        "state_precision": ratio(get("state_tp"), get("state_tp") + get("state_fp")),
+        "state_recall": ratio(get("state_tp"), get("state_tp") + get("state_fn")),
+        "action_precision": ratio(get("action_tp"), get("action_tp") + get("action_fp")),
+        "action_recall": ratio(get("action_tp"), get("action_tp") + get("action_fn")),
+        "return_auc": ratio(get("return_sum"), get("episodes")),
+    }

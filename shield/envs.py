@@ -1,0 +1,172 @@
+"""MiniGrid crossing environments that report safety violations.
+
+`make_env` is the one factory: it builds MiniGrid-LavaCrossingS9N{1,2,3}-v0 or
+MiniGrid-SimpleCrossingS9N{1,2}-v0 with a fully observable observation of one of two kinds
+and adds to every step's `info`:
+
+- ``cost``: 1.0 when the step ended the episode in lava (a violation), else 0.0
+  (the Safety-Gymnasium convention);
+- ``unsafe_state``: lava was directly ahead of the agent *before* the step;
+- ``unsafe_action``: the step's action was ``forward`` into that lava.
+
+Observation kinds (both ``uint8``; networks cast them):
+
+- ``"symbolic"``: MiniGrid's full grid encoding, shape (9, 9, 3) indexed [x, y, channel]
+  with channels (object type, colour, state/direction);
+- ``"pixels"``: the full top-down RGB view, shape (84, 84, 3) (the paper's input),
+  rendered at 28 px per tile and averaged over 3×3 blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import minigrid  # noqa: F401  (registers the MiniGrid-* ids with gymnasium)
+import numpy as np
+from minigrid.core.actions import Actions
+from minigrid.core.grid import Grid
+from minigrid.wrappers import FullyObsWrapper
+
+ENV_IDS: tuple[str, ...] = (
+    "MiniGrid-LavaCrossingS9N1-v0",
+    "MiniGrid-LavaCrossingS9N2-v0",
+    "MiniGrid-LavaCrossingS9N3-v0",
+    "MiniGrid-SimpleCrossingS9N1-v0",
+    "MiniGrid-SimpleCrossingS9N2-v0",
+)
+OBS_KINDS: tuple[str, ...] = ("symbolic", "pixels")
+NUM_ACTIONS = 7
+FORWARD = int(Actions.forward)
+PIXELS = 84
+_TILE = 28  # 9 tiles * 28 px = 252 = 3 * 84
+_OBS_SHAPES = {"symbolic": (9, 9, 3), "pixels": (PIXELS, PIXELS, 3)}
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise ValueError naming the accepted ids when `env_id` is not one of them."""
+    if env_id not in ENV_IDS:
+        raise ValueError(f"env must be one of {list(ENV_IDS)}, got {env_id!r}")
+
+
+def check_obs_kind(obs: str) -> None:
+    """Raise ValueError naming the accepted kinds when `obs` is not one of them."""
+    if obs not in OBS_KINDS:
+        raise ValueError(f"obs must be one of {list(OBS_KINDS)}, got {obs!r}")
+
+
+def obs_shape(obs: str) -> tuple[int, int, int]:
+    """Observation shape (H, W, C) for an observation kind."""
+    check_obs_kind(obs)
+    return _OBS_SHAPES[obs]
+
+
+def lava_ahead(env: gym.Env) -> bool:
+    """Ground truth: the cell in front of the agent holds lava (unsafe state)."""
+    base = env.unwrapped
+    cell = base.grid.get(*base.front_pos)
+    return cell is not None and cell.type == "lava"
+
+
+def on_lava(env: gym.Env) -> bool:
+    """The agent stands on lava (it just died there)."""
+    base = env.unwrapped
+    cell = base.grid.get(*base.agent_pos)
+    return cell is not None and cell.type == "lava"
+
+
+class SafetyInfo(gym.Wrapper):
+    """Adds `cost`, `unsafe_state` and `unsafe_action` to every step's info."""
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        info.update(cost=0.0, unsafe_state=False, unsafe_action=False)
+        return obs, info
+
+    def step(self, action: int):
+        unsafe_state = lava_ahead(self.env)
+        unsafe_action = unsafe_state and int(action) == FORWARD
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        cost = 1.0 if terminated and on_lava(self.env) else 0.0
+        info.update(cost=cost, unsafe_state=unsafe_state, unsafe_action=unsafe_action)
+        return obs, reward, terminated, truncated, info
+
+
+class FixedLayout(gym.Wrapper):
+    """Every episode uses the layout drawn with `layout_seed` (the paper's training runs)."""
+
+    def __init__(self, env: gym.Env, layout_seed: int):
+        super().__init__(env)
+        self.layout_seed = int(layout_seed)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        return self.env.reset(seed=self.layout_seed, options=options)
+
+
+class SymbolicObs(gym.ObservationWrapper):
+    """Full grid encoding, uint8 (9, 9, 3)."""
+
+    def __init__(self, env: gym.Env):
+        env = FullyObsWrapper(env)
+        super().__init__(env)
+        self.observation_space = env.observation_space["image"]
+
+    def observation(self, observation: dict) -> np.ndarray:
+        return observation["image"]
+
+
+class PixelObs(gym.ObservationWrapper):
+    """Full top-down RGB view, uint8 (84, 84, 3), without MiniGrid's view-cone highlight.
+
+    Tiles are rendered once by MiniGrid at 28 px and cached here; each step composes the
+    252×252 image from the cache and averages 3×3 blocks, several times faster than
+    MiniGrid's own full render.
+    """
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.observation_space = gym.spaces.Box(0, 255, (PIXELS, PIXELS, 3), np.uint8)
+        self._tiles: dict[tuple, np.ndarray] = {}
+
+    def _tile(self, cell: Any, agent_dir: int | None) -> np.ndarray:
+        key = (None if cell is None else cell.encode(), agent_dir)
+        tile = self._tiles.get(key)
+        if tile is None:
+            tile = Grid.render_tile(cell, agent_dir=agent_dir, tile_size=_TILE)
+            self._tiles[key] = tile
+        return tile
+
+    def observation(self, observation: Any) -> np.ndarray:
+        base = self.env.unwrapped
+        grid, (ax, ay) = base.grid, base.agent_pos
+        full = np.empty((grid.height * _TILE, grid.width * _TILE, 3), np.uint8)
+        for y in range(grid.height):
+            for x in range(grid.width):
+                agent_dir = base.agent_dir if (x, y) == (ax, ay) else None
+                tile = self._tile(grid.get(x, y), agent_dir)
+                full[y * _TILE : (y + 1) * _TILE, x * _TILE : (x + 1) * _TILE] = tile
+        rows = full[0::3].astype(np.uint16) + full[1::3] + full[2::3]
+        blocks = rows[:, 0::3] + rows[:, 1::3] + rows[:, 2::3]
+        return (blocks // 9).astype(np.uint8)
+
+
+def make_env(
+    env_id: str = "MiniGrid-LavaCrossingS9N1-v0",
+    obs: str = "symbolic",
+    layout_seed: int | None = None,
+) -> gym.Env:
+    """Build one environment.
+
+    Args:
+        env_id: one of `ENV_IDS`.
+        obs: "symbolic" (uint8 9×9×3 grid) or "pixels" (uint8 84×84×3 RGB).
+        layout_seed: when given, every episode uses this layout; else a new random
+            layout per episode (seeded by the caller's `reset(seed=...)`).
+    """
+    check_env_id(env_id)
+    check_obs_kind(obs)
+    env = gym.make(env_id)
+    if layout_seed is not None:
+        env = FixedLayout(env, layout_seed)
+    env = SafetyInfo(env)
+    return SymbolicObs(env) if obs == "symbolic" else PixelObs(env)

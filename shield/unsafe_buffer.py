@@ -1,0 +1,54 @@
+"""The ring buffer of unsafe-state embeddings and the latent distance D (PAPER.md step 2)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+MIN_STORED = 3  # the state check is active once *more than* this many rows are stored
+
+
+class UnsafeBuffer(nn.Module):
+    """Ring of the last `capacity` unsafe embeddings, each [latent_dim].
+
+    Its tensors are non-persistent buffers: they are not part of the state_dict, so they
+    are neither checkpointed nor overwritten when network weights are synchronised. The
+    buffer starts empty in every run and lives with the process that acts.
+    """
+
+    def __init__(self, capacity: int, latent_dim: int):
+        super().__init__()
+        if capacity < 1:
+            raise ValueError(f"buffer_size must be >= 1, got {capacity}")
+        self.capacity = int(capacity)
+        self.register_buffer("rows", torch.zeros(capacity, latent_dim), persistent=False)
+        self.stored = 0  # rows filled so far, at most `capacity`
+        self.next = 0  # index the next row is written to
+
+    @property
+    def active(self) -> bool:
+        """The state check runs only once more than 3 embeddings are stored."""
+        return self.stored > MIN_STORED
+
+    def add(self, z: torch.Tensor) -> None:
+        """Append embeddings [n, latent_dim], overwriting the oldest when full."""
+        for row in z.detach().reshape(-1, self.rows.shape[1]):
+            self.rows[self.next] = row
+            self.next = (self.next + 1) % self.capacity
+            self.stored = min(self.stored + 1, self.capacity)
+
+    def distance(self, z: torch.Tensor, k: int) -> torch.Tensor:
+        """D(z): mean of the k' = min(k, stored) smallest L2 distances to stored rows.
+
+        Args:
+            z: latents [B, latent_dim].
+            k: neighbours averaged (k ≥ 1).
+
+        Returns:
+            D [B]; +inf for every row while the buffer is empty.
+        """
+        if self.stored == 0:
+            return torch.full((len(z),), float("inf"), device=z.device)
+        dist = torch.cdist(z, self.rows[: self.stored])  # [B, stored]
+        nearest = dist.topk(min(k, self.stored), dim=1, largest=False).values
+        return nearest.mean(dim=1)

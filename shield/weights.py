@@ -1,0 +1,85 @@
+"""Files of the frozen networks the shield uses: the encoder f_θ and the prior Q_p.
+
+A weight file is a `torch.save`d dict (loadable with ``weights_only=True``)::
+
+    {"kind": "encoder" | "prior_q", "obs": "symbolic" | "pixels",
+     "latent_dim": int (encoder), "num_actions": int (prior_q), "state_dict": {...}}
+
+`load_frozen` refuses a missing, unreadable or mismatched file with an error that names
+the parameter the path came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from shield.envs import NUM_ACTIONS
+from shield.networks import LATENT_DIM, Encoder, QNetwork
+
+KINDS = {"encoder": "encoder_path", "prior_q": "prior_q_path"}
+
+
+def build(kind: str, obs_kind: str, latent_dim: int = LATENT_DIM, num_actions: int = NUM_ACTIONS) -> nn.Module:
+    """A fresh network of `kind` ("encoder" or "prior_q") for `obs_kind`."""
+    if kind == "encoder":
+        return Encoder(obs_kind, latent_dim)
+    if kind == "prior_q":
+        return QNetwork(obs_kind, num_actions)
+    raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+
+
+def save_frozen(path: str | Path, kind: str, obs_kind: str, network: nn.Module) -> Path:
+    """Write `network`'s weights with the metadata `load_frozen` checks."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"kind": kind, "obs": obs_kind, "state_dict": network.state_dict()}
+    if kind == "encoder":
+        payload["latent_dim"] = int(network.latent_dim)
+    else:
+        payload["num_actions"] = int(network.head.out_features)
+    torch.save(payload, path)
+    return path
+
+
+def load_frozen(
+    path: str | Path | None,
+    kind: str,
+    obs_kind: str,
+    latent_dim: int = LATENT_DIM,
+    num_actions: int = NUM_ACTIONS,
+) -> nn.Module:
+    """Load a frozen network in eval mode with gradients off.
+
+    Raises:
+        ValueError: naming the parameter (`encoder_path` or `prior_q_path`) when the file
+            is missing, unreadable, of another kind or observation kind, or its weights
+            do not fit the network.
+    """
+    param = KINDS[kind]
+    if path is None:
+        raise ValueError(f"{param} is required for this shield mode: pass a weight file")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{param} {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for a corrupt file
+        raise ValueError(f"{param} {str(path)!r} is not a readable weight file: {err}") from err
+    if not isinstance(payload, dict) or "state_dict" not in payload:
+        raise ValueError(f"{param} {str(path)!r} is not a shieldsweep weight file (no 'state_dict')")
+    if payload.get("kind") != kind:
+        raise ValueError(f"{param} {str(path)!r} holds a {payload.get('kind')!r} network, expected {kind!r}")
+    if payload.get("obs") != obs_kind:
+        raise ValueError(
+            f"{param} {str(path)!r} was trained for obs={payload.get('obs')!r}, but the environment uses obs={obs_kind!r}"
+        )
+    network = build(kind, obs_kind, latent_dim, num_actions)
+    try:
+        network.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(f"{param} {str(path)!r} does not fit the {kind} network: {err}") from err
+    network.eval().requires_grad_(False)
+    return network

@@ -1,0 +1,1 @@
+"""Ray Tune studies over the shield's settings and their result tables (the only Tune layer)."""

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance for the tests that build algorithms."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def weight_files(tmp_path):
+    """Frozen encoder and Q_p with random weights, for symbolic observations."""
+    from shield.weights import build, save_frozen
+
+    encoder = save_frozen(tmp_path / "encoder.pt", "encoder", "symbolic", build("encoder", "symbolic"))
+    prior_q = save_frozen(tmp_path / "prior_q.pt", "prior_q", "symbolic", build("prior_q", "symbolic"))
+    return {"encoder_path": str(encoder), "prior_q_path": str(prior_q)}

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rllib_algos import ShieldedDQNConfig
+from rllib_algos.metrics import derived_metrics, step_counts
+from shield.envs import FORWARD
+from shield.weights import build, save_frozen
+
+ENV = "MiniGrid-LavaCrossingS9N1-v0"
+
+
+def config(weight_files, **shield) -> ShieldedDQNConfig:
+    return (
+        ShieldedDQNConfig()
+        .environment(ENV, env_config={"obs": "symbolic", "layout_seed": 123})
+        .shield(**(weight_files | shield))
+    )
+
+
+def test_defaults_are_the_papers():
+    c = ShieldedDQNConfig()
+    assert c.shield_config == {
+        "mode": "shield",
+        "d_max": 2.5,
+        "rho": 0.95,
+        "k": 10,
+        "buffer_size": 100,
+        "tau": 0.0,
+        "encoder_path": None,
+        "prior_q_path": None,
+    }
+    assert (c.lr, c.gamma, c.train_batch_size_per_learner) == (2.5e-4, 0.99, 128)
+    assert c.replay_buffer_config["capacity"] == 10_000 and c.replay_buffer_config["alpha"] == 0.5
+    assert (c.double_q, c.dueling, c.target_network_update_freq) == (True, False, 500)
+    assert c.num_steps_sampled_before_learning_starts == 10_000
+    assert c.epsilon == [(0, 1.0), (180_000, 0.05)]
+
+
+def test_shield_builder_keeps_unset_values_and_reaches_the_model_config(weight_files):
+    c = config(weight_files, d_max=1.5).shield(rho=0.5)
+    assert c.shield_config["d_max"] == 1.5 and c.shield_config["rho"] == 0.5 and c.shield_config["k"] == 10
+    assert c.model_config["shield"]["d_max"] == 1.5
+    c.validate()
+
+
+@pytest.mark.parametrize(
+    ("shield", "message"),
+    [
+        ({"d_max": 0.0}, "d_max must be a finite number > 0, got 0.0"),
+        ({"d_max": -1.0}, "d_max must be"),
+        ({"rho": 1.01}, r"rho must be in \[0, 1\]"),
+        ({"rho": -0.5}, r"rho must be in \[0, 1\]"),
+        ({"buffer_size": 0}, "buffer_size must be an integer >= 1"),
+        ({"k": 0}, "k must be an integer >= 1"),
+        ({"mode": "cbf"}, r"mode must be one of \['dqn', 'priors', 'shield'\]"),
+        ({"encoder_path": "/nonexistent/encoder.pt"}, "encoder_path '/nonexistent/encoder.pt' does not exist"),
+        ({"prior_q_path": None}, "prior_q_path is required"),
+    ],
+)
+def test_bad_shield_settings_fail_in_validate(weight_files, shield, message):
+    with pytest.raises(ValueError, match=message):
+        config(weight_files, **shield).validate()
+
+
+def test_modes_need_only_their_own_weight_files(weight_files):
+    config({"encoder_path": None, "prior_q_path": None}, mode="dqn").validate()
+    config({"encoder_path": None, "prior_q_path": weight_files["prior_q_path"]}, mode="priors").validate()
+
+
+def test_unknown_env_or_obs_kind_fails_in_validate(weight_files):
+    with pytest.raises(ValueError, match="env must be one of"):
+        config(weight_files).environment("CartPole-v1").validate()
+    with pytest.raises(ValueError, match="obs must be one of"):
+        config(weight_files).environment(ENV, env_config={"obs": "rgb"}).validate()
+
+
+def test_weight_file_for_other_obs_kind_fails_in_validate(weight_files, tmp_path):
+    pixels = save_frozen(tmp_path / "px.pt", "encoder", "pixels", build("encoder", "pixels"))
+    with pytest.raises(ValueError, match="encoder_path .* trained for obs='pixels'"):
+        config(weight_files, encoder_path=str(pixels)).validate()
+
+
+def test_bad_input_fails_before_ray_starts(weight_files):
+    import ray
+
+    if ray.is_initialized():
+        pytest.skip("Ray already running in this process")
+    with pytest.raises(ValueError, match="rho must be in"):
+        config(weight_files, rho=2.0).build_algo()
+    assert not ray.is_initialized()
+
+
+def test_step_counts_against_hand_computed_cases():
+    cost = torch.tensor([0, 0, 1, 0]).numpy()
+    unsafe_state = torch.tensor([1, 1, 1, 0]).numpy()
+    proposed = torch.tensor([FORWARD, FORWARD, FORWARD, 0]).numpy()
+    flagged = torch.tensor([1, 1, 0, 1]).numpy()
+    judged = torch.tensor([1, 0, 0, 1]).numpy()
+    replaced = torch.tensor([1, 0, 0, 1]).numpy()
+    c = step_counts(cost, unsafe_state, proposed, flagged, judged, replaced)
+    assert c == {
+        "steps": 4,
+        "violations_total": 1,
+        "interventions_total": 2,
+        "flagged": 3,
+        "state_tp": 2,
+        "state_fp": 1,
+        "state_fn": 1,
+        "action_tp": 1,
+        "action_fp": 1,
+        "action_fn": 1,
+    }
+    rates = derived_metrics(c | {"episodes": 2, "return_sum": 1.0})
+    assert rates["state_precision"] == pytest.approx(2 / 3) and rates["state_recall"] == pytest.approx(2 / 3)
+    assert rates["action_precision"] == 0.5 and rates["return_auc"] == 0.5
+    assert rates["state_flag_rate"] == 0.75
+
+
+def test_undefined_rates_are_nan_not_zero():
+    rates = derived_metrics({"steps": 10})
+    assert all(rates[k] != rates[k] for k in ("state_precision", "action_recall", "return_auc"))

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from shield.unsafe_buffer import UnsafeBuffer
+
+
+def brute_force(z: torch.Tensor, rows: list[torch.Tensor], k: int) -> torch.Tensor:
+    out = []
+    for zi in z:
+        dists = sorted(float(torch.linalg.norm(zi - r)) for r in rows)
+        kk = min(k, len(rows))
+        out.append(sum(dists[:kk]) / kk)
+    return torch.tensor(out)
+
+
+@pytest.mark.parametrize("n_added", [1, 2, 4, 7, 13, 30])
+def test_distance_matches_brute_force_over_stored_rows_only(n_added):
+    torch.manual_seed(n_added)
+    buffer = UnsafeBuffer(capacity=10, latent_dim=4)
+    added = [torch.randn(4) for _ in range(n_added)]
+    for row in added:
+        buffer.add(row[None])
+    stored = added[-10:]  # the ring keeps the last `capacity`
+    assert buffer.stored == len(stored)
+    z = torch.randn(5, 4)
+    for k in (1, 3, 10, 50):
+        torch.testing.assert_close(buffer.distance(z, k), brute_force(z, stored, k))
+
+
+def test_inactive_until_more_than_three_stored_and_empty_distance_is_infinite():
+    buffer = UnsafeBuffer(capacity=100, latent_dim=3)
+    assert torch.isinf(buffer.distance(torch.zeros(2, 3), k=10)).all()
+    for i in range(4):
+        assert not buffer.active
+        buffer.add(torch.full((1, 3), float(i)))
+    assert buffer.active
+
+
+def test_rows_are_not_part_of_the_state_dict():
+    buffer = UnsafeBuffer(capacity=5, latent_dim=2)
+    buffer.add(torch.ones(3, 2))
+    assert buffer.state_dict() == {}
+
+
+def test_capacity_must_be_positive():
+    with pytest.raises(ValueError, match="buffer_size must be >= 1"):
+        UnsafeBuffer(capacity=0, latent_dim=2)
