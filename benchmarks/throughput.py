@@ -26,6 +26,21 @@ from rllib_algos.rl_module import PaperDQNModule
 from shield.weights import build, save_frozen
 
 ENV = "MiniGrid-LavaCrossingS9N1-v0"
+SHARED_SETTINGS = (
+    "lr",
+    "gamma",
+    "train_batch_size_per_learner",
+    "replay_buffer_config",
+    "target_network_update_freq",
+    "training_intensity",
+    "epsilon",
+    "double_q",
+    "dueling",
+    "n_step",
+    "num_env_runners",
+    "num_envs_per_env_runner",
+    "rollout_fragment_length",
+)
 
 
 def configure(config: DQNConfig, obs: str, warmup: int, steps: int) -> DQNConfig:
@@ -40,11 +55,7 @@ def configure(config: DQNConfig, obs: str, warmup: int, steps: int) -> DQNConfig
 def stock_config(obs: str, warmup: int, steps: int) -> DQNConfig:
     paper = ShieldedDQNConfig()
     config = DQNConfig().rl_module(rl_module_spec=RLModuleSpec(module_class=PaperDQNModule))
-    for name in (
-        "lr gamma train_batch_size_per_learner replay_buffer_config target_network_update_freq "
-        "training_intensity epsilon double_q dueling n_step num_env_runners num_envs_per_env_runner "
-        "rollout_fragment_length"
-    ).split():
+    for name in SHARED_SETTINGS:
         setattr(config, name, getattr(paper, name))
     return configure(config, obs, warmup, steps)
 
@@ -90,7 +101,8 @@ def main() -> None:
             rates["ShieldedDQN (shield)"].append(measure(shielded, args.iterations))
     print(f"obs={args.obs}  env={ENV}  steps/iteration={args.steps}  rounds={args.rounds}")
     for name, values in rates.items():
-        print(f"{name:22s} {statistics.median(values):8.1f} env steps/s  (rounds: {', '.join(f'{v:.1f}' for v in values)})")
+        rounds = ", ".join(f"{v:.1f}" for v in values)
+        print(f"{name:22s} {statistics.median(values):8.1f} env steps/s  (rounds: {rounds})")
     ratio = statistics.median(rates["ShieldedDQN (shield)"]) / statistics.median(rates["stock DQN"])
     print(f"ratio shield/stock     {ratio:8.3f}  (target >= 0.90)")
 

@@ -22,6 +22,13 @@ def _info_column(infos: list[dict], key: str) -> np.ndarray:
     return np.array([info.get(key, 0) for info in infos])
 
 
+def _extra_output(chunk, key: str, default: np.ndarray) -> np.ndarray:
+    """The module's per-step output `key` over the chunk [T]; `default` where absent."""
+    if key not in chunk.extra_model_outputs:
+        return default
+    return np.asarray(chunk.get_extra_model_outputs(key))
+
+
 class ShieldCallbacks(RLlibCallback):
     """Fills the unsafe buffer on every lava death and logs the shield's metrics."""
 
@@ -46,20 +53,14 @@ class ShieldCallbacks(RLlibCallback):
                 continue
             infos = list(chunk.get_infos())[-T:]  # infos[i] came with the step of action i
 
-            def extra(key: str, default: np.ndarray) -> np.ndarray:
-                if key not in chunk.extra_model_outputs:
-                    return default
-                return np.asarray(chunk.get_extra_model_outputs(key))
-
             no = np.zeros(T, dtype=bool)
-            proposed = extra(PROPOSED, np.asarray(chunk.get_actions()))
             counts = step_counts(
                 cost=_info_column(infos, "cost"),
                 unsafe_state=_info_column(infos, "unsafe_state"),
-                proposed=proposed,
-                flagged=extra(FLAGGED, no),
-                proposed_unsafe=extra(PROPOSED_UNSAFE, no),
-                replaced=extra(REPLACED, no),
+                proposed=_extra_output(chunk, PROPOSED, np.asarray(chunk.get_actions())),
+                flagged=_extra_output(chunk, FLAGGED, no),
+                proposed_unsafe=_extra_output(chunk, PROPOSED_UNSAFE, no),
+                replaced=_extra_output(chunk, REPLACED, no),
             )
             for key, value in counts.items():
                 totals[key] += value

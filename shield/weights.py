@@ -74,7 +74,8 @@ def load_frozen(
         raise ValueError(f"{param} {str(path)!r} holds a {payload.get('kind')!r} network, expected {kind!r}")
     if payload.get("obs") != obs_kind:
         raise ValueError(
-            f"{param} {str(path)!r} was trained for obs={payload.get('obs')!r}, but the environment uses obs={obs_kind!r}"
+            f"{param} {str(path)!r} was trained for obs={payload.get('obs')!r}, "
+            f"but the environment uses obs={obs_kind!r}"
         )
     network = build(kind, obs_kind, latent_dim, num_actions)
     try:
