@@ -1,0 +1,204 @@
+"""Pretraining data and quality figures for the encoder and Q_p (plain PyTorch + gymnasium).
+
+- `random_experience`: observations from random exploration of random (or fixed)
+  layouts, labelled unsafe when they are the observation just before a lava death, with
+  the ground truth (lava ahead) kept for evaluation.
+- `train_autoencoder`: the contrastive auto-encoder (100 · reconstruction MSE +
+  0.5 · contrastive loss, batches of 128 with up to half unsafe observations).
+- `roc_auc`, `encoder_auc`, `prior_q_quality`: the quality figures of the manifests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from shield.contrastive import contrastive_loss
+from shield.envs import FORWARD, lava_ahead, make_env
+from shield.networks import LATENT_DIM, AutoEncoder, prepare_obs
+
+MOVES = np.array([0, 1, FORWARD])  # left, right, forward: the only actions that do anything
+RECONSTRUCTION_WEIGHT = 100.0
+CONTRASTIVE_WEIGHT = 0.5
+
+
+@dataclass
+class Experience:
+    """N observations from exploration.
+
+    obs: uint8 [N, H, W, C]; unsafe: bool [N], the observation just before a lava death
+    (the training label); lava_ahead: bool [N], ground truth (for evaluation only);
+    episode: int [N], the episode each observation belongs to.
+    """
+
+    obs: np.ndarray
+    unsafe: np.ndarray
+    lava_ahead: np.ndarray
+    episode: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+
+def random_experience(
+    env_ids: Sequence[str],
+    obs: str,
+    steps: int,
+    seed: int,
+    keep_safe: float = 1.0,
+) -> Experience:
+    """Uniformly random moves on random layouts (an env id drawn per episode).
+
+    Args:
+        env_ids: environments to draw from.
+        obs: observation kind.
+        steps: environment steps to take.
+        seed: seeds the layouts and the moves (different seeds, different layouts).
+        keep_safe: fraction of observations that are not unsafe to keep (saves memory on
+            pixels; every unsafe observation is kept).
+    """
+    rng = np.random.default_rng(seed)
+    envs = {env_id: make_env(env_id, obs=obs) for env_id in env_ids}
+    rows: list[np.ndarray] = []
+    unsafe: list[bool] = []
+    ahead: list[bool] = []
+    episodes: list[int] = []
+    episode = 0
+    env = envs[env_ids[rng.integers(len(env_ids))]]
+    current, _ = env.reset(seed=int(rng.integers(2**31)))
+    for _ in range(steps):
+        current_ahead = lava_ahead(env)
+        action = int(rng.choice(MOVES))
+        nxt, _, terminated, truncated, info = env.step(action)
+        died = info["cost"] > 0
+        if died or rng.random() < keep_safe:
+            rows.append(current)
+            unsafe.append(died)
+            ahead.append(current_ahead)
+            episodes.append(episode)
+        current = nxt
+        if terminated or truncated:
+            episode += 1
+            env = envs[env_ids[rng.integers(len(env_ids))]]
+            current, _ = env.reset(seed=int(rng.integers(2**31)))
+    return Experience(np.stack(rows), np.array(unsafe), np.array(ahead), np.array(episodes))
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve: P(score of a positive > score of a negative), ties ½."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):  # average ranks over ties
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+@torch.no_grad()
+def embed(encoder: torch.nn.Module, obs: np.ndarray, batch: int = 512) -> torch.Tensor:
+    """Latents [N, latent_dim] of uint8 observations [N, H, W, C]."""
+    return torch.cat([encoder(torch.as_tensor(obs[i : i + batch])) for i in range(0, len(obs), batch)])
+
+
+@torch.no_grad()
+def encoder_auc(encoder: torch.nn.Module, data: Experience, buffer_size: int = 100, k: int = 10) -> float:
+    """ROC AUC of −D for lava-ahead versus other states, as the shield would see it.
+
+    The unsafe buffer holds the embeddings of up to `buffer_size` unsafe observations from
+    the first half of the episodes; the queries are every observation of the second half.
+    """
+    split = np.median(data.episode)
+    reference = (data.episode <= split) & data.unsafe
+    query = data.episode > split
+    rows = embed(encoder, data.obs[reference][-buffer_size:])
+    z = embed(encoder, data.obs[query])
+    D = torch.cdist(z, rows).topk(min(k, len(rows)), dim=1, largest=False).values.mean(dim=1)
+    return roc_auc(-D.numpy(), data.lava_ahead[query])
+
+
+@torch.no_grad()
+def prior_q_quality(prior_q: torch.nn.Module, data: Experience, tau: float = 0.0) -> dict[str, float]:
+    """How Q_p's action check (Q_p(s,a) − mean Q_p(s,·) < tau) meets the ground truth.
+
+    Returns:
+        ``unsafe_flagged``: fraction of forward-into-lava actions flagged (target ≥ 0.95);
+        ``safe_flagged``: fraction of all other (state, action) pairs flagged (false
+        positives; lower is better); ``n_unsafe``, ``n_safe``: pair counts.
+    """
+    q = torch.cat([prior_q(torch.as_tensor(data.obs[i : i + 512])) for i in range(0, len(data), 512)])
+    flagged = (q - q.mean(dim=1, keepdim=True)) < tau  # [N, A]
+    truly_unsafe = torch.zeros_like(flagged)
+    truly_unsafe[:, FORWARD] = torch.as_tensor(data.lava_ahead)
+    n_unsafe, n_safe = int(truly_unsafe.sum()), int((~truly_unsafe).sum())
+    return {
+        "unsafe_flagged": float(flagged[truly_unsafe].float().mean()) if n_unsafe else float("nan"),
+        "safe_flagged": float(flagged[~truly_unsafe].float().mean()),
+        "n_unsafe": n_unsafe,
+        "n_safe": n_safe,
+    }
+
+
+def train_autoencoder(
+    data: Experience,
+    obs_kind: str,
+    margin: float,
+    steps: int,
+    seed: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    latent_dim: int = LATENT_DIM,
+    progress: Callable[[int, float], None] | None = None,
+) -> tuple[AutoEncoder, dict[str, float]]:
+    """Train f_θ and g_φ on 100 · MSE + 0.5 · contrastive(margin).
+
+    Each batch draws up to half its rows from the unsafe observations, the rest from all.
+
+    Returns:
+        (auto-encoder in eval mode, {"loss_final", "reconstruction_final",
+        "contrastive_final", "train_s"}).
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = AutoEncoder(obs_kind, latent_dim)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    unsafe_idx = np.flatnonzero(data.unsafe)
+    n_unsafe = min(batch_size // 2, len(unsafe_idx))
+    start = time.perf_counter()
+    recon = contrast = loss = torch.zeros(())
+    for step in range(steps):
+        idx = np.concatenate(
+            [
+                rng.choice(unsafe_idx, n_unsafe, replace=len(unsafe_idx) < n_unsafe) if n_unsafe else [],
+                rng.integers(len(data), size=batch_size - n_unsafe),
+            ]
+        ).astype(int)
+        obs = torch.as_tensor(data.obs[idx])
+        z, reconstruction = model(obs)
+        recon = torch.nn.functional.mse_loss(reconstruction, prepare_obs(obs, obs_kind))
+        contrast = contrastive_loss(z, torch.as_tensor(data.unsafe[idx]), margin)
+        loss = RECONSTRUCTION_WEIGHT * recon + CONTRASTIVE_WEIGHT * contrast
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if progress is not None and (step + 1) % max(1, steps // 10) == 0:
+            progress(step + 1, float(loss))
+    model.eval().requires_grad_(False)
+    return model, {
+        "loss_final": float(loss),
+        "reconstruction_final": float(recon),
+        "contrastive_final": float(contrast),
+        "train_s": time.perf_counter() - start,
+    }

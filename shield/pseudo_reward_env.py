@@ -1,0 +1,85 @@
+"""The environment Q_p is learned in: the env's reward replaced by the pseudo-reward.
+
+Each episode draws one of `env_ids` on a random layout. The reward of a step (s, a, s')
+is `shield.priors.pseudo_reward` under the frozen source Q-networks.
+
+The terminal-step subtlety (PAPER.md): what is s' after a terminal step?
+
+- ``"reset"`` (default, the authors' behaviour): the bootstrap state is a start state
+  (this episode's first observation), so a lava step scores
+  Q_i(s, forward) − γ · max Q_i(s_start) < 0 and Q_p learns to penalise lava;
+- ``"terminal"``: no bootstrap (max Q_i(s', ·) := 0), the textbook choice, under which a
+  lava step scores Σ p_i Q_i(s, forward) ≈ 0 and Q_p barely tells lava apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from shield.envs import make_env
+from shield.priors import pseudo_reward
+
+LAVA_BOOTSTRAP = ("reset", "terminal")
+
+
+class PseudoRewardEnv(gym.Env):
+    """Random layouts of `env_ids`, rewarded by the domain-prior pseudo-reward.
+
+    Args:
+        env_ids: environments drawn from, one per episode.
+        obs: observation kind.
+        source_qs: frozen source Q-networks, uint8 obs [B, ...] → [B, A].
+        gamma: discount of the source tasks.
+        lava_bootstrap: "reset" or "terminal" (see module docstring).
+    """
+
+    def __init__(
+        self,
+        env_ids: Sequence[str],
+        obs: str,
+        source_qs: Sequence[torch.nn.Module],
+        gamma: float = 0.99,
+        lava_bootstrap: str = "reset",
+    ):
+        if lava_bootstrap not in LAVA_BOOTSTRAP:
+            raise ValueError(f"lava_bootstrap must be one of {list(LAVA_BOOTSTRAP)}, got {lava_bootstrap!r}")
+        self.envs = [make_env(env_id, obs=obs) for env_id in env_ids]
+        self.env = self.envs[0]
+        self.observation_space = self.env.observation_space
+        self.action_space = self.env.action_space
+        self.source_qs = list(source_qs)
+        self.gamma = gamma
+        self.lava_bootstrap = lava_bootstrap
+        self._obs: np.ndarray | None = None
+        self._q_obs: torch.Tensor | None = None  # [N, A] source Q-values of the current obs
+        self._q_start: torch.Tensor | None = None
+
+    @torch.no_grad()
+    def _source_q(self, obs: np.ndarray) -> torch.Tensor:
+        x = torch.as_tensor(obs)[None]
+        return torch.stack([q(x)[0] for q in self.source_qs])  # [N, A]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.env = self.envs[int(self.np_random.integers(len(self.envs)))]
+        obs, info = self.env.reset(seed=int(self.np_random.integers(2**31)))
+        self._obs, self._q_obs = obs, self._source_q(obs)
+        self._q_start = self._q_obs
+        return obs, info
+
+    def step(self, action: int):
+        obs, env_reward, terminated, truncated, info = self.env.step(action)
+        q_obs = self._source_q(obs)
+        q_next = q_obs
+        if terminated:
+            q_next = self._q_start if self.lava_bootstrap == "reset" else torch.zeros_like(q_obs)
+        reward, undesirable = pseudo_reward(
+            self._q_obs[:, None], torch.tensor([int(action)]), q_next[:, None], self.gamma
+        )
+        info.update(env_reward=env_reward, undesirable=bool(undesirable[0]))
+        self._obs, self._q_obs = obs, q_obs
+        return obs, float(reward[0]), terminated, truncated, info
