@@ -19,28 +19,12 @@ from pathlib import Path
 
 import ray
 from ray.rllib.algorithms.dqn import DQNConfig
-from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_algos import ShieldedDQNConfig
-from rllib_algos.rl_module import PaperDQNModule
+from rllib_algos.paper_dqn import paper_dqn_config
 from shield.weights import build, save_frozen
 
 ENV = "MiniGrid-LavaCrossingS9N1-v0"
-SHARED_SETTINGS = (
-    "lr",
-    "gamma",
-    "train_batch_size_per_learner",
-    "replay_buffer_config",
-    "target_network_update_freq",
-    "training_intensity",
-    "epsilon",
-    "double_q",
-    "dueling",
-    "n_step",
-    "num_env_runners",
-    "num_envs_per_env_runner",
-    "rollout_fragment_length",
-)
 
 
 def configure(config: DQNConfig, obs: str, warmup: int, steps: int) -> DQNConfig:
@@ -53,11 +37,7 @@ def configure(config: DQNConfig, obs: str, warmup: int, steps: int) -> DQNConfig
 
 
 def stock_config(obs: str, warmup: int, steps: int) -> DQNConfig:
-    paper = ShieldedDQNConfig()
-    config = DQNConfig().rl_module(rl_module_spec=RLModuleSpec(module_class=PaperDQNModule))
-    for name in SHARED_SETTINGS:
-        setattr(config, name, getattr(paper, name))
-    return configure(config, obs, warmup, steps)
+    return configure(paper_dqn_config(), obs, warmup, steps)
 
 
 def shield_config(obs: str, warmup: int, steps: int, folder: Path) -> DQNConfig:

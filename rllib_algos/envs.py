@@ -9,8 +9,11 @@ from __future__ import annotations
 from ray.tune.registry import register_env
 
 from shield.envs import ENV_IDS, make_env
+from shield.pseudo_reward_env import PseudoRewardEnv
+from shield.weights import load_frozen
 
 ENV_CONFIG_KEYS = ("obs", "layout_seed")
+PSEUDO_REWARD_ENV = "shieldsweep-pseudo-reward"
 
 
 def _creator(env_id: str):
@@ -20,7 +23,15 @@ def _creator(env_id: str):
     return create
 
 
+def pseudo_reward_env(env_config: dict) -> PseudoRewardEnv:
+    """Q_p's training env; env_config: obs, env_ids, source_paths, lava_bootstrap."""
+    obs = env_config["obs"]
+    sources = [load_frozen(path, "source_q", obs) for path in env_config["source_paths"]]
+    return PseudoRewardEnv(env_config["env_ids"], obs, sources, lava_bootstrap=env_config["lava_bootstrap"])
+
+
 def register_envs() -> None:
-    """Register every id in `shield.envs.ENV_IDS` (idempotent; call in every driver)."""
+    """Register every id in `shield.envs.ENV_IDS` and `PSEUDO_REWARD_ENV` (idempotent)."""
     for env_id in ENV_IDS:
         register_env(env_id, _creator(env_id))
+    register_env(PSEUDO_REWARD_ENV, pseudo_reward_env)

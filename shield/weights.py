@@ -2,7 +2,7 @@
 
 A weight file is a `torch.save`d dict (loadable with ``weights_only=True``)::
 
-    {"kind": "encoder" | "prior_q", "obs": "symbolic" | "pixels",
+    {"kind": "encoder" | "prior_q" | "source_q", "obs": "symbolic" | "pixels",
      "latent_dim": int (encoder), "num_actions": int (prior_q), "state_dict": {...}}
 
 `load_frozen` refuses a missing, unreadable or mismatched file with an error that names
@@ -19,14 +19,14 @@ from torch import nn
 from shield.envs import NUM_ACTIONS
 from shield.networks import LATENT_DIM, Encoder, QNetwork
 
-KINDS = {"encoder": "encoder_path", "prior_q": "prior_q_path"}
+KINDS = {"encoder": "encoder_path", "prior_q": "prior_q_path", "source_q": "source_q_path"}
 
 
 def build(kind: str, obs_kind: str, latent_dim: int = LATENT_DIM, num_actions: int = NUM_ACTIONS) -> nn.Module:
-    """A fresh network of `kind` ("encoder" or "prior_q") for `obs_kind`."""
+    """A fresh network of `kind` ("encoder", "prior_q" or "source_q") for `obs_kind`."""
     if kind == "encoder":
         return Encoder(obs_kind, latent_dim)
-    if kind == "prior_q":
+    if kind in ("prior_q", "source_q"):
         return QNetwork(obs_kind, num_actions)
     raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
 

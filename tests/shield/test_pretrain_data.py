@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from shield.pretrain_data import Experience, encoder_auc, prior_q_quality, random_experience, roc_auc
+from tests.oracle import OracleEncoder, OracleQ, lava_ahead_from_grid
+
+
+def brute_auc(scores, labels):
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_roc_auc_matches_pairwise_counting_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, size=40).astype(float)  # many ties
+    labels = rng.random(40) < 0.3
+    assert roc_auc(scores, labels) == pytest.approx(brute_auc(scores, labels))
+
+
+def test_roc_auc_known_values():
+    assert roc_auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0
+    assert roc_auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0
+    assert roc_auc([0.5, 0.5], [0, 1]) == 0.5
+    assert np.isnan(roc_auc([1.0, 2.0], [1, 1]))
+
+
+def test_random_experience_labels_the_observation_before_each_death():
+    data = random_experience(["MiniGrid-LavaCrossingS9N1-v0"], "symbolic", 3000, seed=3)
+    assert len(data) == 3000 and data.obs.dtype == np.uint8
+    assert data.unsafe.sum() > 5
+    truth = lava_ahead_from_grid(torch.as_tensor(data.obs)).numpy()
+    np.testing.assert_array_equal(truth, data.lava_ahead)
+    assert data.lava_ahead[data.unsafe].all()  # every death started with lava ahead
+    assert data.lava_ahead.sum() > data.unsafe.sum()
+
+
+def test_quality_figures_of_perfect_networks():
+    data = random_experience(["MiniGrid-LavaCrossingS9N2-v0"], "symbolic", 4000, seed=4)
+    assert encoder_auc(OracleEncoder(), data) == 1.0
+    q = prior_q_quality(OracleQ(), data)
+    assert q["unsafe_flagged"] == 1.0 and q["safe_flagged"] == 0.0 and q["n_unsafe"] == data.lava_ahead.sum()
+
+
+def test_quality_figures_of_a_blind_encoder_are_chance():
+    data = random_experience(["MiniGrid-LavaCrossingS9N1-v0"], "symbolic", 3000, seed=5)
+
+    class Blind(torch.nn.Module):
+        def forward(self, obs):
+            return torch.zeros(len(obs), 50)
+
+    assert encoder_auc(Blind(), data) == 0.5
+    assert isinstance(data, Experience)
