@@ -44,6 +44,19 @@ def obs_kind_of(shape: tuple[int, ...]) -> str:
     )
 
 
+def encoder_path_of(shield_config: dict) -> str | None:
+    """The encoder file of a shield config: ``encoder_path`` itself, or, when that is a
+    dict {margin: path} (a search over margins), the entry for ``margin``."""
+    path = shield_config.get("encoder_path")
+    if not isinstance(path, dict):
+        return path
+    margin = shield_config.get("margin")
+    key = None if margin is None else str(float(margin))
+    if key not in path:
+        raise ValueError(f"margin {margin!r} has no encoder in encoder_path; available margins: {sorted(path)}")
+    return path[key]
+
+
 class PaperDQNModule(DefaultDQNTorchRLModule):
     """RLlib's DQN module with the paper's Q-network (see module docstring)."""
 
@@ -71,9 +84,9 @@ class ShieldedDQNModule(PaperDQNModule):
 
     def setup(self) -> None:
         super().setup()
-        cfg = dict(self.model_config["shield"])
-        encoder_path, prior_q_path = cfg.pop("encoder_path", None), cfg.pop("prior_q_path", None)
-        self.shield_params = ShieldParams(**cfg)
+        cfg = self.model_config["shield"]
+        self.shield_params = ShieldParams.from_settings(cfg)
+        encoder_path, prior_q_path = encoder_path_of(cfg), cfg.get("prior_q_path")
         encoder, prior_q = self.frozen_networks(encoder_path, prior_q_path)
         object.__setattr__(self, "frozen_encoder", encoder)
         object.__setattr__(self, "prior_q", prior_q)

@@ -26,13 +26,14 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_algos.callbacks import ShieldCallbacks
 from rllib_algos.envs import register_envs
-from rllib_algos.rl_module import ShieldedDQNModule
+from rllib_algos.rl_module import ShieldedDQNModule, encoder_path_of
 from shield.decision import ShieldParams
 from shield.envs import check_env_id, check_obs_kind
 from shield.weights import load_frozen
 
 PAPER_ENV_STEPS = 200_000
-_SHIELD_KEYS = ("mode", "d_max", "rho", "k", "buffer_size", "tau", "encoder_path", "prior_q_path")
+_SHIELD_KEYS = ("mode", "d_max", "rho", "k", "buffer_size", "tau", "margin", "encoder_path", "prior_q_path")
+_NOT_PARAMS = ("margin", "encoder_path", "prior_q_path")
 
 
 def epsilon_schedule(total_env_steps: int) -> list[tuple[int, float]]:
@@ -45,7 +46,7 @@ class ShieldedDQNConfig(DQNConfig):
 
     def __init__(self, algo_class: type | None = None):
         super().__init__(algo_class=algo_class or ShieldedDQN)
-        self.shield_config: dict[str, Any] = ShieldParams().to_dict() | {"encoder_path": None, "prior_q_path": None}
+        self.shield_config: dict[str, Any] = ShieldParams().to_dict() | dict.fromkeys(_NOT_PARAMS)
         self.lr = 2.5e-4
         self.gamma = 0.99
         self.train_batch_size_per_learner = 128
@@ -77,7 +78,8 @@ class ShieldedDQNConfig(DQNConfig):
         k: int = NotProvided,
         buffer_size: int = NotProvided,
         tau: float = NotProvided,
-        encoder_path: str | None = NotProvided,
+        margin: float | None = NotProvided,
+        encoder_path: str | dict[str, str] | None = NotProvided,
         prior_q_path: str | None = NotProvided,
     ) -> ShieldedDQNConfig:
         """Set the shield (see `shield.decision.ShieldParams`; unset arguments keep theirs).
@@ -89,10 +91,13 @@ class ShieldedDQNConfig(DQNConfig):
             k: nearest unsafe embeddings averaged (default 10).
             buffer_size: unsafe-embedding ring capacity (default 100).
             tau: action threshold on Q_p(s,a) − mean Q_p(s,·) (default 0).
-            encoder_path: weight file of the frozen encoder (mode "shield").
+            margin: contrastive margin α the encoder was trained with (recorded in
+                results; the encoder file is what the shield uses).
+            encoder_path: weight file of the frozen encoder (mode "shield"), or a dict
+                {str(float(margin)): file} from which `margin` picks one (searches over α).
             prior_q_path: weight file of the frozen Q_p (modes "priors", "shield").
         """
-        given = dict(mode=mode, d_max=d_max, rho=rho, k=k, buffer_size=buffer_size, tau=tau)
+        given = dict(mode=mode, d_max=d_max, rho=rho, k=k, buffer_size=buffer_size, tau=tau, margin=margin)
         given |= dict(encoder_path=encoder_path, prior_q_path=prior_q_path)
         self.shield_config = self.shield_config | {key: v for key, v in given.items() if v is not NotProvided}
         return self
@@ -120,9 +125,9 @@ class ShieldedDQNConfig(DQNConfig):
         layout_seed = self.env_config.get("layout_seed")
         if layout_seed is not None and (isinstance(layout_seed, bool) or int(layout_seed) != layout_seed):
             raise ValueError(f"layout_seed must be an integer or None, got {layout_seed!r}")
-        params = ShieldParams(**{key: v for key, v in self.shield_config.items() if not key.endswith("_path")})
+        params = ShieldParams.from_settings(self.shield_config)
         if params.mode == "shield":
-            load_frozen(self.shield_config["encoder_path"], "encoder", obs)
+            load_frozen(encoder_path_of(self.shield_config), "encoder", obs)
         if params.mode != "dqn":
             load_frozen(self.shield_config["prior_q_path"], "prior_q", obs)
 

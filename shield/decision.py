@@ -47,6 +47,11 @@ class ShieldParams:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_settings(cls, settings: dict) -> ShieldParams:
+        """The parameters among `settings` (other keys, such as weight paths, ignored)."""
+        return cls(**{key: settings[key] for key in cls.__dataclass_fields__ if key in settings})
+
 
 @dataclass
 class Decision:

@@ -28,6 +28,7 @@ def test_defaults_are_the_papers():
         "k": 10,
         "buffer_size": 100,
         "tau": 0.0,
+        "margin": None,
         "encoder_path": None,
         "prior_q_path": None,
     }

@@ -1,0 +1,67 @@
+"""Plots of a study: the Pareto front, learning curves and cumulative violations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown")}
+
+
+def plot_pareto(table: pd.DataFrame, path: Path, title: str) -> None:
+    """Return vs violations, one point per setting with 95% CI bars; the front joined."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    for _, row in table.iterrows():
+        x, y = row["violations_total_mean"], row["return_final_mean"]
+        xerr = [[x - row["violations_total_ci_low"]], [row["violations_total_ci_high"] - x]]
+        yerr = [[y - row["return_final_ci_low"]], [row["return_final_ci_high"] - y]]
+        marker, color = BASELINE_MARKERS.get(row["mode"], ("o", "tab:blue" if row["on_front"] else "tab:cyan"))
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=color, capsize=3, ms=7)
+        ax.annotate(row["setting"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
+    front = table[table["on_front"]].sort_values("violations_total_mean")
+    if len(front) > 1:
+        ax.plot(front["violations_total_mean"], front["return_final_mean"], "--", color="tab:red", label="Pareto front")
+    ax.set_xlabel("violations_total (lava deaths during training; lower is better)")
+    ax.set_ylabel("return_final (last 100 episodes; higher is better)")
+    handles = [
+        plt.Line2D([], [], marker=m, color=c, ls="", label=mode) for mode, (m, c) in BASELINE_MARKERS.items()
+    ] + [plt.Line2D([], [], marker="o", color="tab:blue", ls="", label="shield (on front)")]
+    if len(front) > 1:
+        handles.append(plt.Line2D([], [], ls="--", color="tab:red", label="Pareto front"))
+    ax.legend(handles=handles, loc="best", fontsize=8)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, title: str) -> None:
+    """`column` against env steps, one line per setting: mean over seeds, band min–max.
+
+    curves: long table with columns setting, seed, env_steps and `column`.
+    """
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for setting, group in curves.groupby("setting", sort=True):
+        pivot = group.pivot_table(index="env_steps", columns="seed", values=column).sort_index()
+        pivot = pivot.interpolate(limit_area="inside")
+        steps, values = pivot.index.to_numpy(), pivot.to_numpy(dtype=float)
+        mean = np.nanmean(values, axis=1)
+        (line,) = ax.plot(steps, mean, label=f"{setting} (n={values.shape[1]})")
+        if values.shape[1] > 1:
+            low, high = np.nanmin(values, axis=1), np.nanmax(values, axis=1)
+            ax.fill_between(steps, low, high, alpha=0.15, color=line.get_color())
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,88 @@
+"""Rebuild a study's tables and plots from its Tune experiment directory.
+
+Works on any experiment directory of ShieldedDQN trials, finished or not: each trial
+folder's ``params.json`` (config) and ``result.json`` (one JSON result per iteration) are
+all it reads. `write_report` writes, into the experiment directory:
+
+trials.csv, pareto.csv, hypervolume.csv, pareto.png, curves_return.png,
+curves_violations.png (columns documented in results/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sweeps.plots import plot_curves, plot_pareto
+from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
+
+MANIFEST = "manifest.json"
+
+
+def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trials [TRIAL_COLUMNS], curves [setting, seed, trial_id, env_steps, return_final,
+    violations_total]) from every trial folder under `experiment_dir`."""
+    experiment_dir = Path(experiment_dir)
+    manifest_path = experiment_dir / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    target = manifest.get("iterations")
+    rows, curve_rows = [], []
+    for params in sorted(experiment_dir.glob("*/params.json")):
+        results_path = params.parent / "result.json"
+        if not results_path.exists():
+            continue
+        results = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
+        if not results:
+            continue
+        config = json.loads(params.read_text())
+        last = results[-1]
+        finished = bool(last.get("done")) or (target is not None and last.get("training_iteration", 0) >= target)
+        row = trial_row(
+            str(last.get("trial_id", params.parent.name)), "TERMINATED" if finished else "UNFINISHED", config, last
+        )
+        rows.append(row)
+        for result in results:
+            step = trial_row(row["trial_id"], row["status"], config, result)
+            curve_rows.append(
+                {k: step[k] for k in ("setting", "seed", "trial_id", "env_steps", "return_final", "violations_total")}
+            )
+    trials = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
+    curves = pd.DataFrame(
+        curve_rows, columns=["setting", "seed", "trial_id", "env_steps", "return_final", "violations_total"]
+    )
+    return trials, curves
+
+
+def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Path]:
+    """Write every table and plot of the study into `experiment_dir`; return their paths."""
+    experiment_dir = Path(experiment_dir)
+    trials, curves = read_trials(experiment_dir)
+    title = title or experiment_dir.name
+    paths = {name: experiment_dir / name for name in ("trials.csv", "pareto.csv", "hypervolume.csv")}
+    trials.sort_values(["setting", "seed"]).to_csv(paths["trials.csv"], index=False)
+    table = pareto_table(trials)
+    table.to_csv(paths["pareto.csv"], index=False)
+    hypervolume_table(trials).to_csv(paths["hypervolume.csv"], index=False)
+    if not table.empty:
+        paths["pareto.png"] = experiment_dir / "pareto.png"
+        plot_pareto(table, paths["pareto.png"], f"{title}: return vs violations (mean, 95% CI over seeds)")
+    if not curves.empty:
+        paths["curves_return.png"] = experiment_dir / "curves_return.png"
+        paths["curves_violations.png"] = experiment_dir / "curves_violations.png"
+        plot_curves(
+            curves,
+            "return_final",
+            "training return (mean of last 100 episodes)",
+            paths["curves_return.png"],
+            f"{title}: learning curves",
+        )
+        plot_curves(
+            curves,
+            "violations_total",
+            "cumulative violations (lava deaths)",
+            paths["curves_violations.png"],
+            f"{title}: cumulative violations",
+        )
+    return paths

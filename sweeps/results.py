@@ -1,0 +1,182 @@
+"""Result tables: one row per trial (`trials.csv`), one row per setting (`pareto.csv`).
+
+The schema of every column is documented in results/README.md and checked by the tests.
+Functions take and return DataFrames; only `append_trial_row` touches files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sweeps.pareto import bootstrap_mean_ci, dominance_matrix, hypervolume_2d, pareto_ranks
+
+SETTING_COLUMNS = ("mode", "d_max", "margin", "rho", "buffer_size", "k", "tau")
+METRIC_COLUMNS = (
+    "violations_total",
+    "return_final",
+    "return_auc",
+    "return_eval",
+    "interventions_total",
+    "state_flag_rate",
+    "state_precision",
+    "state_recall",
+    "action_precision",
+    "action_recall",
+    "env_steps",
+    "wall_s",
+)
+TRIAL_COLUMNS = ("trial_id", "status", "setting", *SETTING_COLUMNS, "seed", "env", "obs", *METRIC_COLUMNS)
+OBJECTIVES = (("return_final", 1), ("violations_total", -1))  # maximise, minimise
+STAT_SUFFIXES = ("mean", "std", "ci_low", "ci_high")
+PARETO_COLUMNS = (
+    "setting",
+    *SETTING_COLUMNS,
+    "n_seeds",
+    *(f"{name}_{stat}" for name, _ in OBJECTIVES for stat in STAT_SUFFIXES),
+    "pareto_rank",
+    "on_front",
+    "dominated_by",
+)
+HYPERVOLUME_COLUMNS = ("hypervolume", "ci_low", "ci_high", "reference_return", "reference_violations", "n_front")
+# which settings matter for each mode (the others are left empty in the tables)
+RELEVANT = {"dqn": (), "priors": ("rho", "tau"), "shield": ("d_max", "margin", "rho", "buffer_size", "k", "tau")}
+
+
+def setting_label(settings: dict[str, Any]) -> str:
+    """A short, unique name of a setting, e.g. "shield d_max=2.5 margin=10 rho=0.95 ..."."""
+    mode = settings["mode"]
+    parts = [mode]
+    for key in RELEVANT[mode]:
+        value = settings.get(key)
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            parts.append(f"{key}={value:g}" if isinstance(value, int | float) else f"{key}={value}")
+    return " ".join(parts)
+
+
+def _get(tree: dict, *keys: str, default: Any = float("nan")) -> Any:
+    for key in keys:
+        if not isinstance(tree, dict) or key not in tree:
+            return default
+        tree = tree[key]
+    return tree
+
+
+def trial_row(trial_id: str, status: str, config: dict, result: dict) -> dict[str, Any]:
+    """One `trials.csv` row from a trial's config (AlgorithmConfig dict) and last result."""
+    shield = config.get("shield_config", {})
+    mode = shield.get("mode", "shield")
+    settings = {key: (shield.get(key) if key == "mode" or key in RELEVANT[mode] else None) for key in SETTING_COLUMNS}
+    metrics = _get(result, "env_runners", "shield", default={})
+    row: dict[str, Any] = {
+        "trial_id": trial_id,
+        "status": status,
+        "setting": setting_label(settings),
+        **settings,
+        "seed": config.get("seed"),
+        "env": config.get("env"),
+        "obs": _get(config, "env_config", "obs", default=None),
+    }
+    for name in METRIC_COLUMNS:
+        row[name] = metrics.get(name, float("nan")) if isinstance(metrics, dict) else float("nan")
+    row["return_eval"] = _get(result, "evaluation", "env_runners", "episode_return_mean")
+    row["env_steps"] = _get(result, "env_runners", "num_env_steps_sampled_lifetime")
+    row["wall_s"] = result.get("time_total_s", float("nan"))
+    return row
+
+
+def append_trial_row(path: Path, row: dict[str, Any]) -> bool:
+    """Append `row` to the CSV at `path` unless its trial_id is already there."""
+    path = Path(path)
+    has_rows = path.exists() and path.stat().st_size > 0
+    if has_rows and str(row["trial_id"]) in set(pd.read_csv(path, usecols=["trial_id"])["trial_id"].astype(str)):
+        return False
+    pd.DataFrame([row], columns=list(TRIAL_COLUMNS)).to_csv(path, mode="a", header=not has_rows, index=False)
+    return True
+
+
+def _objective_matrix(frame: pd.DataFrame) -> np.ndarray:
+    return frame[[f"{name}_mean" for name, _ in OBJECTIVES]].to_numpy(dtype=float)
+
+
+def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
+    """Aggregate completed trials over seeds into one row per setting (`PARETO_COLUMNS`).
+
+    mean/std/ci over seeds (percentile bootstrap 95% CI of the mean); `pareto_rank` from
+    non-dominated sorting of the means (1 = front); `dominated_by` lists the settings
+    whose means dominate this one, separated by "; ".
+    """
+    done = trials[trials["status"] == "TERMINATED"]
+    rows = []
+    for setting, group in done.groupby("setting", sort=True):
+        row: dict[str, Any] = {"setting": setting, **{c: group[c].iloc[0] for c in SETTING_COLUMNS}}
+        row["n_seeds"] = int(group["seed"].nunique())
+        for name, _ in OBJECTIVES:
+            values = group[name].to_numpy(dtype=float)
+            row[f"{name}_mean"] = float(np.nanmean(values)) if len(values) else float("nan")
+            row[f"{name}_std"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else float("nan")
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = bootstrap_mean_ci(values, n_boot=n_boot)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=list(PARETO_COLUMNS[: PARETO_COLUMNS.index("pareto_rank")]))
+    if table.empty:
+        return pd.DataFrame(columns=list(PARETO_COLUMNS))
+    points = _objective_matrix(table)
+    senses = [sense for _, sense in OBJECTIVES]
+    valid = ~np.isnan(points).any(axis=1)
+    ranks = np.zeros(len(table), dtype=int)
+    ranks[valid] = pareto_ranks(points[valid], senses)
+    table["pareto_rank"] = ranks
+    table["on_front"] = ranks == 1
+    dom = dominance_matrix(np.nan_to_num(points, nan=-np.inf), senses)
+    labels = table["setting"].tolist()
+    table["dominated_by"] = ["; ".join(labels[i] for i in np.flatnonzero(dom[:, j])) for j in range(len(table))]
+    return table[list(PARETO_COLUMNS)].sort_values(["pareto_rank", "violations_total_mean"]).reset_index(drop=True)
+
+
+def reference_point(trials: pd.DataFrame) -> tuple[float, float]:
+    """Worst point for the hypervolume: return 0 and 10% above the most violations seen."""
+    most = float(np.nanmax(trials["violations_total"].to_numpy(dtype=float))) if len(trials) else 0.0
+    return 0.0, 1.1 * most + 1.0
+
+
+def hypervolume_table(trials: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The front's hypervolume (of the seed means) with a bootstrap CI over seeds.
+
+    Each bootstrap draw resamples every setting's seeds with replacement, recomputes the
+    means and the hypervolume of their front. One row, `HYPERVOLUME_COLUMNS`.
+    """
+    done = trials[trials["status"] == "TERMINATED"]
+    ref = reference_point(done)
+    senses = [sense for _, sense in OBJECTIVES]
+    names = [name for name, _ in OBJECTIVES]
+    groups = [g[names].to_numpy(dtype=float) for _, g in done.groupby("setting")]
+    if not groups:
+        return pd.DataFrame([dict.fromkeys(HYPERVOLUME_COLUMNS, float("nan"))])
+    means = np.array([g.mean(axis=0) for g in groups])
+    hv = hypervolume_2d(means, senses, ref)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        resampled = np.array([g[rng.integers(len(g), size=len(g))].mean(axis=0) for g in groups])
+        draws.append(hypervolume_2d(resampled, senses, ref))
+    n_front = int((pareto_ranks(means, senses) == 1).sum())
+    row = {
+        "hypervolume": hv,
+        "ci_low": float(np.quantile(draws, 0.025)),
+        "ci_high": float(np.quantile(draws, 0.975)),
+        "reference_return": ref[0],
+        "reference_violations": ref[1],
+        "n_front": n_front,
+    }
+    return pd.DataFrame([row], columns=list(HYPERVOLUME_COLUMNS))
+
+
+def check_schema(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise ValueError when `frame`'s columns are not exactly `columns`, in order."""
+    if list(frame.columns) != list(columns):
+        raise ValueError(f"columns {list(frame.columns)} != documented {list(columns)}")

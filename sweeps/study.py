@@ -1,0 +1,230 @@
+"""What every study shares: command line, validation, the Tune run, results and resume.
+
+A study script declares a `Study` (its name and the grid of shield settings it varies)
+and calls `main(study)`. Every study also runs the baselines `dqn` and `priors`, repeats
+every setting over seeds, and writes its tables into ``<storage>/<study>/<run-id>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
+
+DEFAULTS: dict[str, Any] = {"d_max": 2.5, "margin": 10.0, "rho": 0.95, "buffer_size": 100, "k": 10}
+GRID_TYPES: dict[str, type] = {"d_max": float, "margin": float, "rho": float, "buffer_size": int, "k": int}
+BASELINES = ({"mode": "dqn"}, {"mode": "priors", "rho": DEFAULTS["rho"]})
+DEFAULT_ENV = "MiniGrid-LavaCrossingS9N1-v0"
+DEFAULT_STORAGE = "results"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: its name, what it is for, and the default grid of shield settings it varies."""
+
+    name: str
+    description: str
+    grid: dict[str, Sequence[Any]] = field(default_factory=dict)
+
+
+def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, the other settings at the paper's values."""
+    keys = list(grid)
+    return [
+        {"mode": "shield", **DEFAULTS, **dict(zip(keys, values, strict=True))}
+        for values in itertools.product(*grid.values())
+    ]
+
+
+def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"sweeps/{study.name}.py",
+        description=study.description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--env", default=DEFAULT_ENV, help="MiniGrid environment id")
+    parser.add_argument("--obs", choices=["symbolic", "pixels"], help="observations (default: the budget's)")
+    parser.add_argument("--budget", choices=list(STUDY_BUDGETS), default="quick")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per setting (123, 456, 789, 1000, ...)")
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results folder: local, or a path every node sees")
+    parser.add_argument("--run-id", help="run folder name (default: derived from the study's settings)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run (keeps finished trials)")
+    parser.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as CPUs allow)")
+    parser.add_argument("--artifact-dir", help="pretraining artifacts (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
+    for key in study.grid:
+        parser.add_argument(
+            f"--{key.replace('_', '-')}",
+            dest=key,
+            type=GRID_TYPES[key],
+            nargs="+",
+            default=list(study.grid[key]),
+            help=f"values of {key} to sweep",
+        )
+    return parser.parse_args(argv)
+
+
+@dataclass
+class Plan:
+    """A study resolved from the command line: everything needed before compute starts."""
+
+    study: Study
+    args: argparse.Namespace
+    budget: StudyBudget
+    obs: str
+    seeds: list[int]
+    settings: list[dict[str, Any]]
+    run_dir: Path
+
+    @property
+    def margins(self) -> list[float]:
+        return sorted({float(s["margin"]) for s in self.settings if s["mode"] == "shield"})
+
+
+def run_id_for(study: Study, args: argparse.Namespace, obs: str, settings: list[dict]) -> str:
+    """A run id derived from what the run computes, so re-running the same command resumes it."""
+    identity = json.dumps([study.name, args.env, obs, args.budget, args.seeds, settings], sort_keys=True, default=str)
+    short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
+    return f"{short_env}-{obs}-{args.budget}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+def plan(study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] = ()) -> Plan:
+    """Check every input and resolve the study, before Ray starts (ValueError on bad input)."""
+    from shield.decision import ShieldParams
+    from shield.envs import check_env_id, check_obs_kind
+
+    check_env_id(args.env)
+    budget = STUDY_BUDGETS[args.budget]
+    obs = args.obs or budget.obs
+    check_obs_kind(obs)
+    seeds = seeds_for(args.seeds)
+    if args.max_concurrent < 0:
+        raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
+    grid = {key: getattr(args, key) for key in study.grid}
+    settings = [dict(s) for s in BASELINES] + shield_settings(grid) + list(extra_settings)
+    for setting in settings:
+        try:
+            ShieldParams.from_settings(setting)
+        except ValueError as err:
+            flag = next((f"--{k.replace('_', '-')}" for k in grid if k in str(err).split()[0]), "")
+            raise ValueError(f"{err}{f' (from {flag})' if flag else ''}") from err
+        if setting.get("margin") is not None and not float(setting["margin"]) > 0:
+            raise ValueError(f"margin must be > 0, got {setting['margin']} (from --margin)")
+    storage = Path(args.storage).expanduser().resolve()
+    check_storage(storage)
+    run_id = args.run_id or run_id_for(study, args, obs, settings)
+    return Plan(study, args, budget, obs, seeds, settings, storage / study.name / run_id)
+
+
+def check_storage(storage: Path) -> None:
+    """Refuse a storage folder this process cannot create or write into."""
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+        probe = storage / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"--storage {str(storage)!r} is not writable: {err}") from err
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write_manifest(plan: Plan, started: float, finished: float | None, extra: dict[str, Any]) -> None:
+    from sweeps.report import MANIFEST
+
+    versions = {}
+    for package in ("shieldsweep", "ray", "torch", "gymnasium", "minigrid", "optuna"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    manifest = {
+        "study": plan.study.name,
+        "command": [sys.executable, *sys.argv],
+        "git_commit": git_commit(),
+        "versions": versions,
+        "env": plan.args.env,
+        "obs": plan.obs,
+        "budget": vars(plan.budget),
+        "iterations": plan.budget.iterations,
+        "seeds": plan.seeds,
+        "settings": plan.settings,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)) if finished else None,
+        "wall_s": (finished - started) if finished else None,
+        **extra,
+    }
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    (plan.run_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def trial_config(plan: Plan, setting: dict[str, Any], paths: dict[str, str]):
+    """The ShieldedDQNConfig of one setting (seed filled in by Tune)."""
+    from rllib_algos import ShieldedDQNConfig
+    from rllib_algos.paper_dqn import for_budget
+
+    shield = dict(setting)
+    if shield["mode"] != "dqn":
+        shield["prior_q_path"] = paths["prior_q_path"]
+    if shield["mode"] == "shield":
+        shield["encoder_path"] = paths[f"encoder_path:{float(shield['margin'])}"]
+    steps_per_iteration = -(-plan.budget.env_steps // plan.budget.iterations)
+    config = (
+        for_budget(ShieldedDQNConfig(), plan.budget.env_steps)
+        .environment(plan.args.env, env_config={"obs": plan.obs})
+        .shield(**shield)
+        .reporting(min_sample_timesteps_per_iteration=steps_per_iteration)
+        .evaluation(
+            evaluation_interval=plan.budget.iterations,
+            evaluation_duration=plan.budget.eval_episodes,
+            evaluation_duration_unit="episodes",
+            evaluation_num_env_runners=0,
+            evaluation_config={"explore": False, "num_envs_per_env_runner": 1},
+        )
+    )
+    return config
+
+
+def seeded(config_dict: dict[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
+    """Tie the trial seed and the fixed layout seed together (one layout per seed, as the paper)."""
+    from ray import tune
+
+    config_dict["seed"] = tune.grid_search(list(seeds))
+    config_dict["env_config"] = dict(config_dict["env_config"]) | {
+        "layout_seed": tune.sample_from(lambda spec: spec.config.seed)
+    }
+    return config_dict
+
+
+def main(
+    study: Study, argv: Sequence[str] | None = None, extra_settings: Callable[[argparse.Namespace], list] | None = None
+) -> int:
+    """Run `study` from the command line; return the exit code."""
+    args = parse_args(study, argv)
+    try:
+        the_plan = plan(study, args, extra_settings(args) if extra_settings else ())
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from sweeps.tune_run import run_grid
+
+    return run_grid(the_plan)

@@ -1,0 +1,16 @@
+"""Study: the latent distance threshold d_max, against the baselines dqn and priors.
+
+python sweeps/threshold.py                      # quick budget, local Ray
+python sweeps/threshold.py --d-max 1 2 3 4 --budget paper --storage /shared/results
+"""
+
+from sweeps.study import Study, main
+
+STUDY = Study(
+    name="threshold",
+    description="Sweep the shield's latent distance threshold d_max (the paper's 2.5 in the middle).",
+    grid={"d_max": [1.0, 2.5, 4.0]},
+)
+
+if __name__ == "__main__":
+    raise SystemExit(main(STUDY))

@@ -1,0 +1,106 @@
+"""The Tune side of a grid study: artifacts, the Tuner (or its restore), rows, report."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the compact CLIReporter table below
+
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+
+from rllib_algos import ShieldedDQN  # noqa: E402
+from rllib_algos.artifacts import ArtifactStore  # noqa: E402
+from rllib_algos.pretrain import ensure_artifacts  # noqa: E402
+from sweeps.report import write_report  # noqa: E402
+from sweeps.results import append_trial_row, trial_row  # noqa: E402
+from sweeps.study import Plan, seeded, trial_config, write_manifest  # noqa: E402
+
+PARAMETER_COLUMNS = {"shield_config/mode": "mode", "seed": "seed"}
+METRIC_COLUMNS = {
+    "env_runners/num_env_steps_sampled_lifetime": "env_steps",
+    "env_runners/shield/violations_total": "violations_total",
+    "env_runners/shield/return_final": "return_final",
+}
+
+
+class TrialsCsv(tune.Callback):
+    """Appends each finished trial's row to trials.csv as soon as it finishes."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        append_trial_row(self.path, trial_row(trial.trial_id, "TERMINATED", trial.config, trial.last_result))
+
+
+def trial_dirname(trial) -> str:
+    shield = trial.config.get("shield_config", {})
+    return f"{trial.trial_id}-{shield.get('mode', '')}-seed{trial.config.get('seed')}"
+
+
+def connect() -> None:
+    """Join the cluster in RAY_ADDRESS (ray job submit sets it), else start local Ray."""
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False, include_dashboard=False)
+
+
+def run_grid(plan: Plan) -> int:
+    started = time.time()
+    run_dir = plan.run_dir
+    resuming = tune.Tuner.can_restore(str(run_dir))
+    if plan.args.resume and not resuming:
+        print(f"error: --resume: no run to resume in {run_dir}", file=sys.stderr)
+        return 2
+    connect()
+    store = ArtifactStore(plan.args.artifact_dir)
+    paths = ensure_artifacts(plan.obs, plan.budget.artifacts, margins=plan.margins or [10.0], store=store)
+    configs = [trial_config(plan, setting, paths) for setting in plan.settings]
+    for config in configs:
+        config.validate_shield()
+    write_manifest(plan, started, None, {"artifacts": paths, "resumed": resuming})
+    print(
+        f"{'Resuming' if resuming else 'Starting'} study {plan.study.name}: {len(plan.settings)} settings x "
+        f"{len(plan.seeds)} seeds = {len(plan.settings) * len(plan.seeds)} trials -> {run_dir}",
+        flush=True,
+    )
+    if resuming:
+        tuner = tune.Tuner.restore(str(run_dir), trainable=ShieldedDQN, resume_unfinished=True, resume_errored=True)
+    else:
+        base = configs[0].to_dict()
+        base["shield_config"] = tune.grid_search([c.shield_config for c in configs])
+        reporter = tune.CLIReporter(
+            parameter_columns=PARAMETER_COLUMNS, metric_columns=METRIC_COLUMNS, max_report_frequency=30
+        )
+        tuner = tune.Tuner(
+            ShieldedDQN,
+            param_space=seeded(base, plan.seeds),
+            tune_config=tune.TuneConfig(
+                max_concurrent_trials=plan.args.max_concurrent or None,
+                trial_dirname_creator=trial_dirname,
+                trial_name_creator=trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=run_dir.name,
+                storage_path=str(run_dir.parent),
+                stop={"training_iteration": plan.budget.iterations},
+                callbacks=[TrialsCsv(run_dir / "trials.csv")],
+                progress_reporter=reporter,
+                failure_config=tune.FailureConfig(max_failures=2),
+                checkpoint_config=tune.CheckpointConfig(
+                    checkpoint_frequency=max(1, plan.budget.iterations // 2), num_to_keep=1
+                ),
+                verbose=1,
+            ),
+        )
+    results = tuner.fit()
+    outputs = write_report(run_dir, title=f"{plan.study.name} ({plan.args.env}, {plan.obs}, {plan.budget.name})")
+    write_manifest(plan, started, time.time(), {"artifacts": paths, "resumed": resuming})
+    errors = sum(1 for r in results if r.error is not None)
+    print(f"\n{plan.study.name}: {len(results) - errors} trials finished, {errors} failed. Tables and plots:")
+    for name, path in outputs.items():
+        print(f"  {name:22s} {path}")
+    return 1 if errors else 0

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sweeps.pareto import bootstrap_mean_ci, dominance_matrix, dominates, hypervolume_2d, pareto_ranks
+
+SENSES = np.array([1, -1])  # maximise return, minimise violations
+
+points_strategy = st.lists(
+    st.tuples(st.integers(0, 6).map(lambda x: x / 6), st.integers(0, 8).map(float)), min_size=1, max_size=12
+).map(np.array)
+
+
+def brute_ranks(points):
+    """Peel fronts by checking every pair directly."""
+    ranks = np.zeros(len(points), dtype=int)
+    remaining = set(range(len(points)))
+    rank = 0
+    while remaining:
+        rank += 1
+        front = {i for i in remaining if not any(dominates(points[j], points[i], SENSES) for j in remaining)}
+        for i in front:
+            ranks[i] = rank
+        remaining -= front
+    return ranks
+
+
+def brute_hypervolume(points, reference, resolution=240):
+    """Monte-Carlo-free grid count of the dominated area, exact on a lattice."""
+    xs = np.linspace(reference[0], 1.0, resolution + 1)
+    ys = np.linspace(0.0, reference[1], resolution + 1)
+    cx, cy = (xs[:-1] + xs[1:]) / 2, (ys[:-1] + ys[1:]) / 2
+    cell = (xs[1] - xs[0]) * (ys[1] - ys[0])
+    area = 0.0
+    for x, y in itertools.product(cx, cy):
+        if any(p[0] >= x and p[1] <= y for p in points):
+            area += cell
+    return area
+
+
+@settings(max_examples=60, deadline=None)
+@given(points_strategy)
+def test_ranks_match_brute_force(points):
+    np.testing.assert_array_equal(pareto_ranks(points, SENSES), brute_ranks(points))
+
+
+@settings(max_examples=60, deadline=None)
+@given(points_strategy)
+def test_dominance_matrix_matches_pairwise(points):
+    dom = dominance_matrix(points, SENSES)
+    for i, j in itertools.product(range(len(points)), repeat=2):
+        assert dom[i, j] == dominates(points[i], points[j], SENSES)
+
+
+@settings(max_examples=25, deadline=None)
+@given(points_strategy)
+def test_hypervolume_matches_grid_count(points):
+    reference = (0.0, 8.0)
+    # points lie on a lattice of 1/6 by 1, which the 240-cell grid resolves exactly
+    assert hypervolume_2d(points, SENSES, reference) == pytest.approx(brute_hypervolume(points, reference), abs=1e-9)
+
+
+def test_hypervolume_known_values():
+    assert hypervolume_2d(np.array([[1.0, 0.0]]), SENSES, (0.0, 10.0)) == 10.0
+    two = np.array([[1.0, 5.0], [0.5, 0.0]])
+    assert hypervolume_2d(two, SENSES, (0.0, 10.0)) == pytest.approx(1.0 * 5 + 0.5 * 5)
+    assert hypervolume_2d(np.array([[0.0, 3.0]]), SENSES, (0.0, 10.0)) == 0.0  # no better return
+
+
+def test_bootstrap_ci_of_a_known_distribution():
+    rng = np.random.default_rng(1)
+    values = rng.normal(5.0, 2.0, size=400)  # standard error 0.1
+    low, high = bootstrap_mean_ci(values, n_boot=4000)
+    assert low < 5.0 < high or abs(values.mean() - 5.0) > 0.2
+    assert high - low == pytest.approx(2 * 1.96 * 2.0 / np.sqrt(400), rel=0.15)
+    assert bootstrap_mean_ci([3.0]) == (3.0, 3.0)
+    assert bootstrap_mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+    assert np.isnan(bootstrap_mean_ci([])[0])
+
+
+def test_bootstrap_ci_covers_the_mean_at_the_stated_rate():
+    rng = np.random.default_rng(2)
+    covered = 0
+    for _ in range(200):
+        low, high = bootstrap_mean_ci(rng.normal(0.0, 1.0, size=30), n_boot=500, seed=int(rng.integers(1e6)))
+        covered += low <= 0.0 <= high
+    assert 0.88 <= covered / 200 <= 0.99

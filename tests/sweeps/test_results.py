@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sweeps.results import (
+    HYPERVOLUME_COLUMNS,
+    PARETO_COLUMNS,
+    TRIAL_COLUMNS,
+    append_trial_row,
+    hypervolume_table,
+    pareto_table,
+    trial_row,
+)
+
+README = Path(__file__).resolve().parents[2] / "results" / "README.md"
+
+
+def fake_trials() -> pd.DataFrame:
+    rows = []
+    spec = {  # setting -> (return per seed, violations per seed)
+        ("dqn", None): ([0.5, 0.6, 0.7], [900, 1000, 1100]),
+        ("priors", None): ([0.0, 0.0, 0.1], [30, 40, 50]),
+        ("shield", 2.5): ([0.9, 0.95, 0.92], [90, 100, 110]),
+        ("shield", 4.0): ([0.4, 0.5, 0.45], [95, 105, 100]),  # dominated by d_max 2.5
+    }
+    for (mode, d_max), (returns, violations) in spec.items():
+        for seed, ret, vio in zip((123, 456, 789), returns, violations, strict=True):
+            shield = {"mode": mode, "rho": 0.95, "tau": 0.0}
+            if mode == "shield":
+                shield |= {"d_max": d_max, "margin": 10.0, "buffer_size": 100, "k": 10}
+            config = {"shield_config": shield, "seed": seed, "env": "E", "env_config": {"obs": "symbolic"}}
+            result = {
+                "env_runners": {
+                    "shield": {"return_final": ret, "violations_total": vio},
+                    "num_env_steps_sampled_lifetime": 100,
+                },
+                "time_total_s": 1.0,
+            }
+            rows.append(trial_row(f"t{len(rows)}", "TERMINATED", config, result))
+    return pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
+
+
+def documented_columns(section: str) -> list[str]:
+    text = README.read_text().split(f"## {section}")[1].split("\n## ")[0]
+    names: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            names += re.findall(r"`([a-z_]+)`", line.split("|")[1])
+    return names
+
+
+def test_documented_schema_matches_the_code():
+    assert documented_columns("trials.csv") == list(TRIAL_COLUMNS)
+    assert documented_columns("pareto.csv") == list(PARETO_COLUMNS)
+    assert documented_columns("hypervolume.csv") == list(HYPERVOLUME_COLUMNS)
+
+
+def test_trial_row_blanks_settings_a_mode_does_not_use():
+    trials = fake_trials()
+    dqn = trials[trials["mode"] == "dqn"].iloc[0]
+    assert dqn["setting"] == "dqn" and pd.isna(dqn["rho"]) and pd.isna(dqn["d_max"])
+    priors = trials[trials["mode"] == "priors"].iloc[0]
+    assert priors["setting"] == "priors rho=0.95 tau=0" and pd.isna(priors["d_max"])
+    assert trials[trials["mode"] == "shield"]["setting"].str.contains("d_max=2.5 margin=10").any()
+
+
+def test_pareto_table_ranks_and_statistics():
+    table = pareto_table(fake_trials(), n_boot=500)
+    assert list(table.columns) == list(PARETO_COLUMNS)
+    by = table.set_index("setting")
+    shield_25 = by.loc["shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"]
+    shield_40 = by.loc["shield d_max=4 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"]
+    assert shield_25["on_front"] and by.loc["priors rho=0.95 tau=0"]["on_front"]
+    assert not by.loc["dqn"]["on_front"] and not shield_40["on_front"]
+    assert shield_40["pareto_rank"] == 2 and "d_max=2.5" in shield_40["dominated_by"]
+    assert shield_25["n_seeds"] == 3
+    assert shield_25["violations_total_mean"] == pytest.approx(100.0)
+    assert shield_25["violations_total_std"] == pytest.approx(10.0)
+    assert shield_25["violations_total_ci_low"] <= 100.0 <= shield_25["violations_total_ci_high"]
+
+
+def test_unfinished_trials_are_left_out_of_the_pareto_table():
+    trials = fake_trials()
+    trials.loc[trials["mode"] == "dqn", "status"] = "UNFINISHED"
+    assert "dqn" not in set(pareto_table(trials, n_boot=100)["setting"])
+
+
+def test_hypervolume_table_has_a_ci_around_the_estimate():
+    hv = hypervolume_table(fake_trials(), n_boot=200)
+    assert list(hv.columns) == list(HYPERVOLUME_COLUMNS)
+    row = hv.iloc[0]
+    assert row["ci_low"] <= row["hypervolume"] <= row["ci_high"] and row["hypervolume"] > 0
+    assert row["n_front"] == 2
+
+
+def test_append_trial_row_never_writes_a_trial_twice(tmp_path):
+    path = tmp_path / "trials.csv"
+    row = fake_trials().iloc[0].to_dict()
+    assert append_trial_row(path, row) and not append_trial_row(path, row)
+    assert append_trial_row(path, row | {"trial_id": "other"})
+    written = pd.read_csv(path)
+    assert list(written.columns) == list(TRIAL_COLUMNS) and len(written) == 2
+    assert np.isclose(written["return_final"].iloc[0], row["return_final"])
