@@ -194,11 +194,11 @@ def train_autoencoder(
         loss.backward()
         optimizer.step()
         if progress is not None and (step + 1) % max(1, steps // 10) == 0:
-            progress(step + 1, float(loss))
+            progress(step + 1, loss.item())
     model.eval().requires_grad_(False)
     return model, {
-        "loss_final": float(loss),
-        "reconstruction_final": float(recon),
-        "contrastive_final": float(contrast),
+        "loss_final": loss.item(),
+        "reconstruction_final": recon.item(),
+        "contrastive_final": contrast.item(),
         "train_s": time.perf_counter() - start,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rllib_algos.pretrain import BUDGET_NAMES, DEFAULT_MARGIN
 
@@ -73,6 +74,21 @@ def quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Rebuild a study's tables and plots from its Tune experiment directory."""
+    from pathlib import Path
+
+    from sweeps.report import write_report
+
+    experiment_dir = Path(args.experiment_dir)
+    if not experiment_dir.is_dir():
+        print(f"error: {experiment_dir} is not a directory", file=sys.stderr)
+        return 2
+    for name, path in write_report(experiment_dir).items():
+        print(f"{name:22s} {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shieldsweep", description="Sweeps of a learned safety shield.")
     commands = parser.add_subparsers(dest="command", title="commands")
@@ -82,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     q = commands.add_parser("quality", help="recompute the quality figures of stored artifacts")
     _add_artifact_args(q)
     q.set_defaults(run=quality)
+    r = commands.add_parser("report", help="rebuild tables and plots from a Tune experiment directory")
+    r.add_argument("experiment_dir", help="a study run folder, e.g. results/threshold/<run-id>")
+    r.set_defaults(run=report)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

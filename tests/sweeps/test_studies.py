@@ -1,0 +1,135 @@
+"""Smoke-budget runs of every study script, as a user runs them (real Ray, Tune, RLlib)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweeps.results import HYPERVOLUME_COLUMNS, PARETO_COLUMNS, TRIAL_COLUMNS
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_study(script: str, storage: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "sweeps" / script), "--budget", "smoke", "--seeds", "1"]
+    command += ["--storage", str(storage), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def run_dir(storage: Path, study: str) -> Path:
+    (found,) = [p for p in (storage / study).iterdir() if p.is_dir()]
+    return found
+
+
+def check_tables(folder: Path, n_trials: int) -> pd.DataFrame:
+    trials = pd.read_csv(folder / "trials.csv")
+    assert list(trials.columns) == list(TRIAL_COLUMNS)
+    assert len(trials) == n_trials and trials["trial_id"].is_unique
+    assert (trials["status"] == "TERMINATED").all()
+    assert (trials["env_steps"] >= 1200).all()
+    pareto = pd.read_csv(folder / "pareto.csv")
+    assert list(pareto.columns) == list(PARETO_COLUMNS)
+    assert {"dqn", "priors rho=0.95 tau=0"} <= set(pareto["setting"])
+    assert pareto["on_front"].any()
+    assert list(pd.read_csv(folder / "hypervolume.csv").columns) == list(HYPERVOLUME_COLUMNS)
+    for plot in ("pareto.png", "curves_return.png", "curves_violations.png", "manifest.json"):
+        assert (folder / plot).stat().st_size > 0
+    return trials
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "n_trials"),
+    [
+        ("threshold.py", ["--d-max", "1.0", "4.0"], 4),
+        ("margin.py", ["--margin", "10"], 3),
+        ("rho.py", ["--rho", "0.5"], 3),
+        ("buffer_size.py", ["--buffer-size", "10", "--k", "1"], 3),
+    ],
+)
+def test_grid_study_smoke(tmp_path, script, args, n_trials):
+    done = run_study(script, tmp_path, *args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    folder = run_dir(tmp_path, script.removesuffix(".py"))
+    assert str(folder) in done.stdout  # tells the user where the tables are
+    check_tables(folder, n_trials)
+
+
+def test_pareto_search_smoke(tmp_path):
+    done = run_study("pareto_search.py", tmp_path, "--trials", "2")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    folder = run_dir(tmp_path, "pareto_search")
+    search = pd.read_csv(folder / "search" / "trials.csv")
+    assert len(search) == 2 and search["mode"].eq("shield").all()
+    front = check_tables(
+        folder / "front", n_trials=2 + len(pd.read_csv(folder / "search" / "pareto.csv").query("on_front"))
+    )
+    assert front["mode"].eq("shield").any()
+
+
+def test_bad_input_is_refused_before_compute(tmp_path):
+    for args, message in [
+        (["--d-max", "-1"], "d_max must be a finite number > 0"),
+        (["--env", "MiniGrid-Empty-5x5-v0"], "env must be one of"),
+        (["--seeds", "0"], "--seeds must be >= 1"),
+    ]:
+        started = time.perf_counter()
+        done = run_study("threshold.py", tmp_path, *args, timeout=60)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert time.perf_counter() - started < 30  # no Ray, no training
+    done = run_study("rho.py", tmp_path, "--rho", "1.5", timeout=60)
+    assert done.returncode == 2 and "rho must be in [0, 1]" in done.stderr
+
+
+def test_interrupted_study_resumes_without_rerunning_finished_trials(tmp_path):
+    command = [sys.executable, str(ROOT / "sweeps" / "threshold.py"), "--budget", "smoke", "--seeds", "2"]
+    command += ["--storage", str(tmp_path), "--d-max", "2.5", "--max-concurrent", "1"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    trials_csv = None
+    deadline = time.time() + 400
+    while time.time() < deadline:  # interrupt once some, not all, trials have finished
+        folders = (
+            [p for p in (tmp_path / "threshold").glob("*") if p.is_dir()] if (tmp_path / "threshold").exists() else []
+        )
+        trials_csv = folders[0] / "trials.csv" if folders else None
+        if trials_csv is not None and trials_csv.exists() and len(pd.read_csv(trials_csv)) >= 2:
+            break
+        time.sleep(2)
+    assert trials_csv is not None and trials_csv.exists(), "no trial finished"
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=120)
+    finished_before = set(pd.read_csv(trials_csv)["trial_id"])
+    assert 2 <= len(finished_before) < 6
+
+    resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stdout
+    trials = check_tables(trials_csv.parent, n_trials=6)
+    assert finished_before <= set(trials["trial_id"])
+    for trial_id in finished_before:  # finished trials were not trained again
+        (folder,) = trials_csv.parent.glob(f"{trial_id}-*")
+        lines = (folder / "result.json").read_text().splitlines()
+        assert len(lines) == 2  # the smoke budget's 2 iterations, once
+
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "Resuming" in again.stdout
+    assert len(pd.read_csv(trials_csv)) == 6
+
+
+def test_report_rebuilds_tables_from_the_experiment_directory(tmp_path):
+    done = run_study("threshold.py", tmp_path, "--d-max", "2.5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = run_dir(tmp_path, "threshold")
+    for name in ("trials.csv", "pareto.csv", "pareto.png"):
+        (folder / name).unlink()
+    report = subprocess.run(["shieldsweep", "report", str(folder)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    check_tables(folder, n_trials=3)
+    assert os.environ.get("RAY_ADDRESS") is None
