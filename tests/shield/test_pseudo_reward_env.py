@@ -37,8 +37,22 @@ def test_reset_bootstrap_makes_lava_steps_negative_and_terminal_does_not():
     envs = ["MiniGrid-LavaCrossingS9N1-v0"]
     reset = walk_into_lava(PseudoRewardEnv(envs, "symbolic", sources, gamma=0.99, lava_bootstrap="reset"))
     terminal = walk_into_lava(PseudoRewardEnv(envs, "symbolic", sources, gamma=0.99, lava_bootstrap="terminal"))
-    assert reset == pytest.approx(-0.99)  # Q(s, forward) = 0, minus γ · max Q(start) = γ
+    assert reset == pytest.approx(-0.99)  # Q(s, forward) = 0, minus γ · max Q(reset obs) = γ
     assert terminal == pytest.approx(0.0)
+
+
+def test_reset_mode_continues_through_deaths_and_terminal_mode_ends_episodes():
+    sources = [SourceQ()]
+    envs = ["MiniGrid-LavaCrossingS9N1-v0"]
+    for mode, ends in (("reset", False), ("terminal", True)):
+        env = PseudoRewardEnv(envs, "symbolic", sources, lava_bootstrap=mode, horizon=50_000)
+        env.reset(seed=1)
+        for _ in range(5000):
+            action = FORWARD if lava_ahead(env.env) else 0
+            obs, _, terminated, truncated, info = env.step(action)
+            if info["cost"] > 0:
+                break
+        assert terminated == ends and not truncated
 
 
 def test_unknown_lava_bootstrap_is_refused():
