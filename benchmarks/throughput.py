@@ -1,10 +1,14 @@
-"""Env steps per second: stock RLlib DQN versus ShieldedDQN (mode "shield"), one run.
+"""Env steps per second of stock RLlib DQN, PaperDQN and ShieldedDQN (mode "shield"), one run.
 
-Both use the same environment, the paper's network (`PaperDQNModule`), the same DQN
-settings (`ShieldedDQNConfig` defaults) and sampling setup; the stock run uses RLlib's
-`DQN` and `DQNConfig` with no shield and no callbacks. The shield run uses frozen networks
-with random weights (its cost does not depend on their values). Timing starts after
-learning has begun; each variant is measured `--rounds` times, alternating.
+All use the same environment, the paper's network (`PaperDQNModule`), the same DQN
+settings (`PaperDQNConfig` defaults) and sampling setup:
+
+- stock DQN: RLlib's `DQN`/`DQNConfig` (its episode replay buffer and learner connector);
+- PaperDQN: the same with `TransitionReplay` (flat uint8 arrays, no episode objects);
+- ShieldedDQN: PaperDQN plus the shield and its metric callbacks.
+
+The shield uses frozen networks with random weights (its cost does not depend on their
+values). Timing starts after learning has begun; variants alternate over `--rounds`.
 
     python benchmarks/throughput.py --obs symbolic --steps 4000
 """
@@ -19,9 +23,11 @@ from pathlib import Path
 
 import ray
 from ray.rllib.algorithms.dqn import DQNConfig
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_algos import ShieldedDQNConfig
-from rllib_algos.paper_dqn import paper_dqn_config
+from rllib_algos.paper_dqn import PaperDQNConfig
+from rllib_algos.rl_module import PaperDQNModule
 from shield.weights import build, save_frozen
 
 ENV = "MiniGrid-LavaCrossingS9N1-v0"
@@ -36,8 +42,33 @@ def configure(config: DQNConfig, obs: str, warmup: int, steps: int) -> DQNConfig
     )
 
 
+SHARED_SETTINGS = (
+    "lr",
+    "gamma",
+    "train_batch_size_per_learner",
+    "replay_buffer_config",
+    "target_network_update_freq",
+    "training_intensity",
+    "epsilon",
+    "double_q",
+    "dueling",
+    "n_step",
+    "num_env_runners",
+    "num_envs_per_env_runner",
+    "rollout_fragment_length",
+)
+
+
 def stock_config(obs: str, warmup: int, steps: int) -> DQNConfig:
-    return configure(paper_dqn_config(), obs, warmup, steps)
+    paper = PaperDQNConfig()
+    config = DQNConfig().rl_module(rl_module_spec=RLModuleSpec(module_class=PaperDQNModule))
+    for name in SHARED_SETTINGS:
+        setattr(config, name, getattr(paper, name))
+    return configure(config, obs, warmup, steps)
+
+
+def paper_config(obs: str, warmup: int, steps: int) -> DQNConfig:
+    return configure(PaperDQNConfig(), obs, warmup, steps)
 
 
 def shield_config(obs: str, warmup: int, steps: int, folder: Path) -> DQNConfig:
@@ -73,18 +104,22 @@ def main() -> None:
     args = parser.parse_args()
 
     ray.init(num_cpus=1, include_dashboard=False)
-    rates: dict[str, list[float]] = {"stock DQN": [], "ShieldedDQN (shield)": []}
+    rates: dict[str, list[float]] = {"stock DQN": [], "PaperDQN": [], "ShieldedDQN (shield)": []}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(args.rounds):
             rates["stock DQN"].append(measure(stock_config(args.obs, args.warmup, args.steps), args.iterations))
+            rates["PaperDQN"].append(measure(paper_config(args.obs, args.warmup, args.steps), args.iterations))
             shielded = shield_config(args.obs, args.warmup, args.steps, Path(folder))
             rates["ShieldedDQN (shield)"].append(measure(shielded, args.iterations))
     print(f"obs={args.obs}  env={ENV}  steps/iteration={args.steps}  rounds={args.rounds}")
     for name, values in rates.items():
         rounds = ", ".join(f"{v:.1f}" for v in values)
         print(f"{name:22s} {statistics.median(values):8.1f} env steps/s  (rounds: {rounds})")
-    ratio = statistics.median(rates["ShieldedDQN (shield)"]) / statistics.median(rates["stock DQN"])
-    print(f"ratio shield/stock     {ratio:8.3f}  (target >= 0.90)")
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    shielded, paper, stock = median["ShieldedDQN (shield)"], median["PaperDQN"], median["stock DQN"]
+    print(f"ratio ShieldedDQN / PaperDQN   {shielded / paper:6.3f}  (the shield's cost)")
+    print(f"ratio ShieldedDQN / stock DQN  {shielded / stock:6.3f}  (target >= 0.90)")
+    print(f"ratio PaperDQN / stock DQN     {paper / stock:6.3f}  (the replay's gain)")
 
 
 if __name__ == "__main__":

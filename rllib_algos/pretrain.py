@@ -24,7 +24,7 @@ import torch
 
 from rllib_algos.artifacts import ArtifactSpec, ArtifactStore
 from rllib_algos.envs import PSEUDO_REWARD_ENV
-from rllib_algos.paper_dqn import for_budget, paper_dqn_config, train_q_network
+from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, train_q_network
 from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience, train_autoencoder
 from shield.weights import load_frozen, save_frozen
 
@@ -58,7 +58,7 @@ class PretrainBudget:
 
 PRETRAIN_BUDGETS = {
     "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
-    "quick": PretrainBudget(15_000, 20_000, 60_000, 3_000, 20_000),
+    "quick": PretrainBudget(50_000, 50_000, 60_000, 3_000, 20_000),
     "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
 }
 
@@ -103,7 +103,7 @@ def build_source_q(spec: ArtifactSpec, store: ArtifactStore, progress: Progress 
     """Train one source-task DQN (RLlib) and store its Q-network."""
     cfg = spec.config
     budget = check_budget(spec.budget)
-    config = for_budget(paper_dqn_config(), budget.source_steps).environment(
+    config = for_budget(PaperDQNConfig(), budget.source_steps).environment(
         cfg["env_id"], env_config={"obs": spec.obs, "layout_seed": cfg["layout_seed"]}
     )
     config = config.debugging(seed=TRAIN_SEED)
@@ -124,7 +124,7 @@ def build_prior_q(spec: ArtifactSpec, store: ArtifactStore, *source_paths: str, 
         "source_paths": list(source_paths),
         "lava_bootstrap": spec.config["lava_bootstrap"],
     }
-    config = for_budget(paper_dqn_config(), budget.prior_steps).environment(PSEUDO_REWARD_ENV, env_config=env_config)
+    config = for_budget(PaperDQNConfig(), budget.prior_steps).environment(PSEUDO_REWARD_ENV, env_config=env_config)
     config = config.debugging(seed=TRAIN_SEED)
     q, record = train_q_network(
         config, budget.prior_steps, spec.obs, _dqn_progress(spec.key, budget.prior_steps, progress)

@@ -1,4 +1,4 @@
-"""ShieldedDQN: RLlib's DQN with the paper's network and the shield on exploration.
+"""ShieldedDQN: PaperDQN with the shield on exploration.
 
     from rllib_algos import ShieldedDQNConfig
 
@@ -9,11 +9,8 @@
     )
     algo = config.build_algo()
 
-Defaults are the paper's DQN settings (PAPER.md): double Q, prioritised replay (α 0.5,
-β 0.4), no dueling heads, Adam 2.5e-4, replay 10,000, batch 128, γ 0.99, target copy every
-500 steps, learning from 10,000 steps, one update per 10 env steps, ε linear 1.0 → 0.05
-over 180,000 steps (90% of 200K). Deviation: RLlib keeps β fixed (no 0.4 → 1.0 schedule).
-Sampling: no remote EnvRunners, 8 vector envs, fragments of 10 steps (fastest on 2 cores).
+DQN settings: the paper's, from `PaperDQNConfig`. Shield settings: `.shield(...)`, each
+defaulting to the paper's value. Metrics: `ShieldCallbacks`.
 """
 
 from __future__ import annotations
@@ -21,51 +18,26 @@ from __future__ import annotations
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
-from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_algos.callbacks import ShieldCallbacks
 from rllib_algos.envs import register_envs
+from rllib_algos.paper_dqn import PaperDQN, PaperDQNConfig
 from rllib_algos.rl_module import ShieldedDQNModule, encoder_path_of
 from shield.decision import ShieldParams
 from shield.envs import check_env_id, check_obs_kind
 from shield.weights import load_frozen
 
-PAPER_ENV_STEPS = 200_000
 _SHIELD_KEYS = ("mode", "d_max", "rho", "k", "buffer_size", "tau", "margin", "encoder_path", "prior_q_path")
 _NOT_PARAMS = ("margin", "encoder_path", "prior_q_path")
 
 
-def epsilon_schedule(total_env_steps: int) -> list[tuple[int, float]]:
-    """ε linear from 1.0 to 0.05 over 90% of training (the paper's schedule)."""
-    return [(0, 1.0), (int(0.9 * total_env_steps), 0.05)]
-
-
-class ShieldedDQNConfig(DQNConfig):
-    """DQNConfig with the paper's defaults and a `.shield(...)` builder."""
+class ShieldedDQNConfig(PaperDQNConfig):
+    """PaperDQNConfig with a `.shield(...)` builder and the shield's validation."""
 
     def __init__(self, algo_class: type | None = None):
         super().__init__(algo_class=algo_class or ShieldedDQN)
         self.shield_config: dict[str, Any] = ShieldParams().to_dict() | dict.fromkeys(_NOT_PARAMS)
-        self.lr = 2.5e-4
-        self.gamma = 0.99
-        self.train_batch_size_per_learner = 128
-        self.replay_buffer_config = {
-            "type": "PrioritizedEpisodeReplayBuffer",
-            "capacity": 10_000,
-            "alpha": 0.5,
-            "beta": 0.4,
-        }
-        self.target_network_update_freq = 500
-        self.num_steps_sampled_before_learning_starts = 10_000
-        self.training_intensity = 12.8  # 128 trained per 10 sampled steps
-        self.epsilon = epsilon_schedule(PAPER_ENV_STEPS)
-        self.double_q = True
-        self.dueling = False
-        self.n_step = 1
-        self.num_env_runners = 0
-        self.num_envs_per_env_runner = 8
-        self.rollout_fragment_length = 10
         self.env_config = {"obs": "symbolic"}
         self.callbacks_class = ShieldCallbacks
 
@@ -132,8 +104,8 @@ class ShieldedDQNConfig(DQNConfig):
             load_frozen(self.shield_config["prior_q_path"], "prior_q", obs)
 
 
-class ShieldedDQN(DQN):
-    """RLlib's DQN algorithm; its default config is `ShieldedDQNConfig`."""
+class ShieldedDQN(PaperDQN):
+    """PaperDQN whose default config is `ShieldedDQNConfig`."""
 
     @classmethod
     def get_default_config(cls) -> ShieldedDQNConfig:

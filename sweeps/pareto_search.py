@@ -2,8 +2,8 @@
 
 Phase 1 (``search/``): NSGA-II proposes `--trials` settings, one seed each, maximising
 return_final and minimising violations_total. Phase 2 (``front/``): the settings on the
-phase-1 front are re-run with the baselines over every seed, so the final Pareto table
-has honest statistics.
+phase-1 front are re-run with the baselines and the paper's setting over every seed, so
+the final Pareto table has honest statistics.
 
     python sweeps/pareto_search.py --trials 24
 """
