@@ -8,6 +8,7 @@ names as in DESIGN.md.
 from __future__ import annotations
 
 import numpy as np
+import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 from rllib_algos.metrics import COUNTERS, derived_metrics, step_counts
@@ -73,3 +74,5 @@ class ShieldCallbacks(RLlibCallback):
         shield = result.get("env_runners", {}).get(SHIELD)
         if shield is not None:
             shield.update(derived_metrics(shield))
+        # Several Ray nodes on one machine share an IP; the node id tells them apart.
+        result["node_id"] = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None

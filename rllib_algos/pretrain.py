@@ -69,19 +69,41 @@ def check_budget(budget: str) -> PretrainBudget:
     return PRETRAIN_BUDGETS[budget]
 
 
+# The specs hold the budget's numbers, so redefining a budget changes the artifacts' keys.
+
+
 def source_spec(env_id: str, obs: str, budget: str) -> ArtifactSpec:
-    return ArtifactSpec.make("source_q", obs, budget, env_id=env_id, layout_seed=SOURCE_LAYOUT_SEED)
+    steps = check_budget(budget).source_steps
+    return ArtifactSpec.make("source_q", obs, budget, env_id=env_id, layout_seed=SOURCE_LAYOUT_SEED, env_steps=steps)
 
 
 def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP) -> ArtifactSpec:
-    return ArtifactSpec.make("prior_q", obs, budget, lava_bootstrap=lava_bootstrap, source_tasks=list(SOURCE_TASKS))
+    b = check_budget(budget)
+    return ArtifactSpec.make(
+        "prior_q",
+        obs,
+        budget,
+        lava_bootstrap=lava_bootstrap,
+        source_tasks=list(SOURCE_TASKS),
+        source_steps=b.source_steps,
+        env_steps=b.prior_steps,
+    )
 
 
 def encoder_spec(obs: str, budget: str, margin: float = DEFAULT_MARGIN) -> ArtifactSpec:
     margin = float(margin)
     if not margin > 0:
         raise ValueError(f"margin must be > 0, got {margin}")
-    return ArtifactSpec.make("encoder", obs, budget, margin=margin, train_envs=list(ENCODER_TRAIN_ENVS))
+    b = check_budget(budget)
+    return ArtifactSpec.make(
+        "encoder",
+        obs,
+        budget,
+        margin=margin,
+        train_envs=list(ENCODER_TRAIN_ENVS),
+        data_steps=b.encoder_data_steps,
+        updates=b.encoder_updates,
+    )
 
 
 Progress = Callable[[str], None]

@@ -43,9 +43,53 @@ def trial_dirname(trial) -> str:
 
 
 def connect() -> None:
-    """Join the cluster in RAY_ADDRESS (ray job submit sets it), else start local Ray."""
+    """Join the cluster in RAY_ADDRESS (`ray job submit` sets it) or the one started on
+    this machine by `ray start` (`ray submit`); else start a local Ray."""
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False, include_dashboard=False)
+        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
+
+
+@ray.remote(num_cpus=0)
+def _read_probe(path: str) -> str | None:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
+
+
+def check_storage_shared(storage: Path) -> None:
+    """Refuse a storage folder that some node of the cluster cannot read.
+
+    Ray >= 2.7 does not copy trial folders to the head: every node must see the storage.
+    """
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    if len(nodes) < 2:
+        return
+    storage.mkdir(parents=True, exist_ok=True)
+    probe = storage / f".shared-probe-{os.getpid()}"
+    token = f"{os.getpid()}-{time.time()}"
+    probe.write_text(token)
+    try:
+        seen = ray.get(
+            [
+                _read_probe.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+                ).remote(str(probe))
+                for node in nodes
+            ]
+        )
+    finally:
+        probe.unlink(missing_ok=True)
+    blind = [
+        node["NodeManagerAddress"] + " " + node["NodeID"][:8] for node, s in zip(nodes, seen, strict=True) if s != token
+    ]
+    if blind:
+        raise ValueError(
+            f"--storage {str(storage)!r} is not visible from node(s) {blind}: pass a path every node "
+            "mounts (NFS, the compose volume /shared) or an object store URI"
+        )
 
 
 def run_grid(plan: Plan) -> int:
@@ -56,6 +100,11 @@ def run_grid(plan: Plan) -> int:
         print(f"error: --resume: no run to resume in {run_dir}", file=sys.stderr)
         return 2
     connect()
+    try:
+        check_storage_shared(plan.run_dir.parent)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     store = ArtifactStore(plan.args.artifact_dir)
     paths = ensure_artifacts(plan.obs, plan.budget.artifacts, margins=plan.margins or [10.0], store=store)
     configs = [trial_config(plan, setting, paths) for setting in plan.settings]
