@@ -60,7 +60,9 @@ def search(plan, trials: int) -> list[dict]:
     search_dir = plan.run_dir / "search"
     if tune.Tuner.can_restore(str(search_dir)):
         print(f"Resuming the search in {search_dir}", flush=True)
-        tuner = tune.Tuner.restore(str(search_dir), trainable=ShieldedDQN, resume_unfinished=True, resume_errored=True)
+        tuner = tune.Tuner.restore(
+            str(search_dir), trainable=ShieldedDQN, param_space=space, resume_unfinished=True, resume_errored=True
+        )
     else:
         searcher = OptunaSearch(
             metric=list(OBJECTIVES),

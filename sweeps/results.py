@@ -100,8 +100,11 @@ def append_trial_row(path: Path, row: dict[str, Any]) -> bool:
     return True
 
 
-def _objective_matrix(frame: pd.DataFrame) -> np.ndarray:
-    return frame[[f"{name}_mean" for name, _ in OBJECTIVES]].to_numpy(dtype=float)
+def worst_for_undefined(points: np.ndarray, senses: Sequence[int]) -> np.ndarray:
+    """`points` [n, m] with NaN (an undefined mean: no episode finished, say) replaced by
+    the worst value of its objective, so such settings rank last instead of vanishing."""
+    worst = np.where(np.asarray(senses) > 0, -np.inf, np.inf)
+    return np.where(np.isnan(points), worst, points)
 
 
 def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
@@ -125,14 +128,13 @@ def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=list(PARETO_COLUMNS[: PARETO_COLUMNS.index("pareto_rank")]))
     if table.empty:
         return pd.DataFrame(columns=list(PARETO_COLUMNS))
-    points = _objective_matrix(table)
     senses = [sense for _, sense in OBJECTIVES]
-    valid = ~np.isnan(points).any(axis=1)
-    ranks = np.zeros(len(table), dtype=int)
-    ranks[valid] = pareto_ranks(points[valid], senses)
+    points = table[[f"{name}_mean" for name, _ in OBJECTIVES]].to_numpy(dtype=float)
+    points = worst_for_undefined(points, senses)
+    ranks = pareto_ranks(points, senses)
     table["pareto_rank"] = ranks
     table["on_front"] = ranks == 1
-    dom = dominance_matrix(np.nan_to_num(points, nan=-np.inf), senses)
+    dom = dominance_matrix(points, senses)
     labels = table["setting"].tolist()
     table["dominated_by"] = ["; ".join(labels[i] for i in np.flatnonzero(dom[:, j])) for j in range(len(table))]
     return table[list(PARETO_COLUMNS)].sort_values(["pareto_rank", "violations_total_mean"]).reset_index(drop=True)
@@ -164,7 +166,7 @@ def hypervolume_table(trials: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -
     for _ in range(n_boot):
         resampled = np.array([g[rng.integers(len(g), size=len(g))].mean(axis=0) for g in groups])
         draws.append(hypervolume_2d(resampled, senses, ref))
-    n_front = int((pareto_ranks(means, senses) == 1).sum())
+    n_front = int((pareto_ranks(worst_for_undefined(means, senses), senses) == 1).sum())
     row = {
         "hypervolume": hv,
         "ci_low": float(np.quantile(draws, 0.025)),

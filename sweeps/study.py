@@ -112,7 +112,10 @@ def plan(study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] 
     if args.max_concurrent < 0:
         raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
     grid = {key: getattr(args, key) for key in study.grid}
-    settings = [dict(s) for s in BASELINES] + shield_settings(grid) + list(extra_settings)
+    settings = []
+    for setting in [*BASELINES, *shield_settings(grid), *extra_settings]:
+        if dict(setting) not in settings:  # a searched setting may equal a grid one
+            settings.append(dict(setting))
     for setting in settings:
         try:
             ShieldParams.from_settings(setting)

@@ -116,17 +116,20 @@ def run_grid(plan: Plan) -> int:
         f"{len(plan.seeds)} seeds = {len(plan.settings) * len(plan.seeds)} trials -> {run_dir}",
         flush=True,
     )
-    if resuming:
-        tuner = tune.Tuner.restore(str(run_dir), trainable=ShieldedDQN, resume_unfinished=True, resume_errored=True)
+    base = configs[0].to_dict()
+    base["shield_config"] = tune.grid_search([c.shield_config for c in configs])
+    param_space = seeded(base, plan.seeds)
+    if resuming:  # Tune needs the param space again: it holds classes it cannot pickle by value
+        tuner = tune.Tuner.restore(
+            str(run_dir), trainable=ShieldedDQN, param_space=param_space, resume_unfinished=True, resume_errored=True
+        )
     else:
-        base = configs[0].to_dict()
-        base["shield_config"] = tune.grid_search([c.shield_config for c in configs])
         reporter = tune.CLIReporter(
             parameter_columns=PARAMETER_COLUMNS, metric_columns=METRIC_COLUMNS, max_report_frequency=30
         )
         tuner = tune.Tuner(
             ShieldedDQN,
-            param_space=seeded(base, plan.seeds),
+            param_space=param_space,
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=plan.args.max_concurrent or None,
                 trial_dirname_creator=trial_dirname,

@@ -106,3 +106,12 @@ def test_append_trial_row_never_writes_a_trial_twice(tmp_path):
     written = pd.read_csv(path)
     assert list(written.columns) == list(TRIAL_COLUMNS) and len(written) == 2
     assert np.isclose(written["return_final"].iloc[0], row["return_final"])
+
+
+def test_a_setting_without_finished_episodes_ranks_last_in_return():
+    trials = fake_trials()
+    trials.loc[trials["setting"].str.startswith("shield d_max=4"), "return_final"] = np.nan
+    table = pareto_table(trials, n_boot=100).set_index("setting")
+    row = table.loc["shield d_max=4 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"]
+    assert np.isnan(row["return_final_mean"]) and not row["on_front"]
+    assert "d_max=2.5" in row["dominated_by"]
