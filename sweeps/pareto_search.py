@@ -38,7 +38,7 @@ def search(plan, trials: int) -> list[dict]:
     from sweeps.report import read_trials
     from sweeps.results import pareto_table
     from sweeps.study import trial_config
-    from sweeps.tune_run import TrialsCsv, connect, trial_dirname
+    from sweeps.tune_run import connect, run_config, trial_dirname
 
     connect()
     paths = ensure_artifacts(
@@ -79,14 +79,7 @@ def search(plan, trials: int) -> list[dict]:
                 trial_dirname_creator=trial_dirname,
                 trial_name_creator=trial_dirname,
             ),
-            run_config=tune.RunConfig(
-                name=search_dir.name,
-                storage_path=str(search_dir.parent),
-                stop={"training_iteration": plan.budget.iterations},
-                callbacks=[TrialsCsv(search_dir / "trials.csv")],
-                failure_config=tune.FailureConfig(max_failures=2),
-                verbose=1,
-            ),
+            run_config=run_config(search_dir, plan.budget.iterations),
         )
     tuner.fit()
     (search_dir / "manifest.json").write_text(f'{{"iterations": {plan.budget.iterations}}}\n')

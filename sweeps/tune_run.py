@@ -37,6 +37,21 @@ class TrialsCsv(tune.Callback):
         append_trial_row(self.path, trial_row(trial.trial_id, "TERMINATED", trial.config, trial.last_result))
 
 
+def run_config(run_dir: Path, iterations: int, reporter=None) -> tune.RunConfig:
+    """Where a study's trials go, when they stop, retries, checkpoints and progress."""
+    return tune.RunConfig(
+        name=run_dir.name,
+        storage_path=str(run_dir.parent),
+        stop={"training_iteration": iterations},
+        callbacks=[TrialsCsv(run_dir / "trials.csv")],
+        progress_reporter=reporter,
+        failure_config=tune.FailureConfig(max_failures=2),
+        # two checkpoints per trial, all kept (num_to_keep would force a state snapshot on each)
+        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=max(1, iterations // 2)),
+        verbose=1,
+    )
+
+
 def trial_dirname(trial) -> str:
     shield = trial.config.get("shield_config", {})
     return f"{trial.trial_id}-{shield.get('mode', '')}-seed{trial.config.get('seed')}"
@@ -124,8 +139,9 @@ def run_grid(plan: Plan) -> int:
             str(run_dir), trainable=ShieldedDQN, param_space=param_space, resume_unfinished=True, resume_errored=True
         )
     else:
+        grid_columns = {f"shield_config/{key}": key for key in plan.study.grid}
         reporter = tune.CLIReporter(
-            parameter_columns=PARAMETER_COLUMNS, metric_columns=METRIC_COLUMNS, max_report_frequency=30
+            parameter_columns=PARAMETER_COLUMNS | grid_columns, metric_columns=METRIC_COLUMNS, max_report_frequency=30
         )
         tuner = tune.Tuner(
             ShieldedDQN,
@@ -135,18 +151,7 @@ def run_grid(plan: Plan) -> int:
                 trial_dirname_creator=trial_dirname,
                 trial_name_creator=trial_dirname,
             ),
-            run_config=tune.RunConfig(
-                name=run_dir.name,
-                storage_path=str(run_dir.parent),
-                stop={"training_iteration": plan.budget.iterations},
-                callbacks=[TrialsCsv(run_dir / "trials.csv")],
-                progress_reporter=reporter,
-                failure_config=tune.FailureConfig(max_failures=2),
-                checkpoint_config=tune.CheckpointConfig(
-                    checkpoint_frequency=max(1, plan.budget.iterations // 2), num_to_keep=1
-                ),
-                verbose=1,
-            ),
+            run_config=run_config(run_dir, plan.budget.iterations, reporter),
         )
     results = tuner.fit()
     outputs = write_report(run_dir, title=f"{plan.study.name} ({plan.args.env}, {plan.obs}, {plan.budget.name})")
