@@ -25,7 +25,13 @@ import torch
 from rllib_algos.artifacts import ArtifactSpec, ArtifactStore
 from rllib_algos.envs import PSEUDO_REWARD_ENV
 from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, train_q_network
-from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience, train_autoencoder
+from shield.pretrain_data import (
+    batched_forward,
+    encoder_auc,
+    prior_q_quality,
+    random_experience,
+    train_autoencoder,
+)
 from shield.weights import load_frozen, save_frozen
 
 SOURCE_TASKS = (
@@ -195,15 +201,13 @@ def plot_latents(encoder: torch.nn.Module, evaluation: dict, path, title: str, p
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from shield.pretrain_data import embed
-
     fig, axes = plt.subplots(1, len(evaluation), figsize=(5 * len(evaluation), 4.5), squeeze=False)
     reference = None
     for ax, (env_id, data) in zip(axes[0], evaluation.items(), strict=True):
         rng = np.random.default_rng(0)
         idx = rng.permutation(len(data))[:per_env]
         idx = np.union1d(idx, np.flatnonzero(data.lava_ahead)[:per_env])
-        z = embed(encoder, data.obs[idx])
+        z = batched_forward(encoder, data.obs[idx])
         if reference is None:  # one projection for every panel
             mean = z.mean(dim=0)
             _, _, V = torch.pca_lowrank(z - mean, q=2, center=False)

@@ -108,9 +108,10 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def embed(encoder: torch.nn.Module, obs: np.ndarray, batch: int = 512) -> torch.Tensor:
-    """Latents [N, latent_dim] of uint8 observations [N, H, W, C]."""
-    return torch.cat([encoder(torch.as_tensor(obs[i : i + batch])) for i in range(0, len(obs), batch)])
+def batched_forward(network: torch.nn.Module, obs: np.ndarray, batch: int = 512) -> torch.Tensor:
+    """`network` on uint8 observations [N, H, W, C], `batch` at a time: [N, ...]
+    (latents of an encoder, Q-values of Q_p)."""
+    return torch.cat([network(torch.as_tensor(obs[i : i + batch])) for i in range(0, len(obs), batch)])
 
 
 @torch.no_grad()
@@ -123,8 +124,8 @@ def encoder_auc(encoder: torch.nn.Module, data: Experience, buffer_size: int = 1
     split = np.median(data.episode)
     reference = (data.episode <= split) & data.unsafe
     query = data.episode > split
-    rows = embed(encoder, data.obs[reference][-buffer_size:])
-    z = embed(encoder, data.obs[query])
+    rows = batched_forward(encoder, data.obs[reference][-buffer_size:])
+    z = batched_forward(encoder, data.obs[query])
     D = torch.cdist(z, rows).topk(min(k, len(rows)), dim=1, largest=False).values.mean(dim=1)
     return roc_auc(-D.numpy(), data.lava_ahead[query])
 
@@ -138,7 +139,7 @@ def prior_q_quality(prior_q: torch.nn.Module, data: Experience, tau: float = 0.0
         ``safe_flagged``: fraction of all other (state, action) pairs flagged (false
         positives; lower is better); ``n_unsafe``, ``n_safe``: pair counts.
     """
-    q = torch.cat([prior_q(torch.as_tensor(data.obs[i : i + 512])) for i in range(0, len(data), 512)])
+    q = batched_forward(prior_q, data.obs)
     flagged = (q - q.mean(dim=1, keepdim=True)) < tau  # [N, A]
     truly_unsafe = torch.zeros_like(flagged)
     truly_unsafe[:, FORWARD] = torch.as_tensor(data.lava_ahead)
