@@ -1,8 +1,9 @@
-"""Env steps per second of stock RLlib DQN, PaperDQN and ShieldedDQN (mode "shield"), one run.
+"""Env steps per second of a plain PyTorch loop, stock RLlib DQN, PaperDQN and ShieldedDQN.
 
-All use the same environment, the paper's network (`PaperDQNModule`), the same DQN
-settings (`PaperDQNConfig` defaults) and sampling setup:
+All use the same environment, the same network (`QNetwork`; in RLlib `PaperDQNModule`),
+the same DQN settings (`PaperDQNConfig` defaults), 8 vector envs and one torch thread:
 
+- plain PyTorch loop: `plain_dqn.PlainDQN`, no Ray (the machine's speed limit);
 - stock DQN: RLlib's `DQN`/`DQNConfig` (its episode replay buffer and learner connector);
 - PaperDQN: the same with `TransitionReplay` (flat uint8 arrays, no episode objects);
 - ShieldedDQN: PaperDQN plus the shield and its metric callbacks.
@@ -10,7 +11,8 @@ settings (`PaperDQNConfig` defaults) and sampling setup:
 The shield uses frozen networks with random weights (its cost does not depend on their
 values). Timing starts after learning has begun; variants alternate over `--rounds`.
 
-    python benchmarks/throughput.py --obs symbolic --steps 4000
+    python benchmarks/throughput.py                    # symbolic and pixels
+    python benchmarks/throughput.py --obs symbolic --steps 4000 --rounds 2
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import time
 from pathlib import Path
 
 import ray
+import torch
+from plain_dqn import measure_plain
 from ray.rllib.algorithms.dqn import DQNConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -94,32 +98,51 @@ def measure(config: DQNConfig, iterations: int) -> float:
         algo.stop()
 
 
+VARIANTS = ("plain PyTorch loop", "stock RLlib DQN", "PaperDQN", "ShieldedDQN (shield)")
+
+
+def measure_variant(name: str, obs: str, args: argparse.Namespace, folder: Path) -> float:
+    if name == "plain PyTorch loop":
+        return measure_plain(ENV, obs, args.warmup, args.steps, args.iterations)
+    if name == "stock RLlib DQN":
+        return measure(stock_config(obs, args.warmup, args.steps), args.iterations)
+    if name == "PaperDQN":
+        return measure(paper_config(obs, args.warmup, args.steps), args.iterations)
+    return measure(shield_config(obs, args.warmup, args.steps, folder), args.iterations)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--obs", choices=["symbolic", "pixels"], default="symbolic")
+    parser.add_argument("--obs", choices=["symbolic", "pixels"], nargs="+", default=["symbolic", "pixels"])
     parser.add_argument("--warmup", type=int, default=1000, help="env steps before learning starts")
-    parser.add_argument("--steps", type=int, default=2000, help="env steps per train() call")
-    parser.add_argument("--iterations", type=int, default=2, help="timed train() calls per round")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=2000, help="env steps per timed chunk (train() call)")
+    parser.add_argument("--pixel-steps", type=int, default=500, help="--steps for pixels (updates cost ~20x more)")
+    parser.add_argument("--iterations", type=int, default=2, help="timed chunks per round")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (a Tune trial gets 1 per CPU)")
     args = parser.parse_args()
 
+    torch.set_num_threads(args.threads)
     ray.init(num_cpus=1, include_dashboard=False)
-    rates: dict[str, list[float]] = {"stock DQN": [], "PaperDQN": [], "ShieldedDQN (shield)": []}
+    print(f"env={ENV}  torch threads={args.threads}  rounds={args.rounds}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
-        for _ in range(args.rounds):
-            rates["stock DQN"].append(measure(stock_config(args.obs, args.warmup, args.steps), args.iterations))
-            rates["PaperDQN"].append(measure(paper_config(args.obs, args.warmup, args.steps), args.iterations))
-            shielded = shield_config(args.obs, args.warmup, args.steps, Path(folder))
-            rates["ShieldedDQN (shield)"].append(measure(shielded, args.iterations))
-    print(f"obs={args.obs}  env={ENV}  steps/iteration={args.steps}  rounds={args.rounds}")
-    for name, values in rates.items():
-        rounds = ", ".join(f"{v:.1f}" for v in values)
-        print(f"{name:22s} {statistics.median(values):8.1f} env steps/s  (rounds: {rounds})")
-    median = {name: statistics.median(values) for name, values in rates.items()}
-    shielded, paper, stock = median["ShieldedDQN (shield)"], median["PaperDQN"], median["stock DQN"]
-    print(f"ratio ShieldedDQN / PaperDQN   {shielded / paper:6.3f}  (the shield's cost)")
-    print(f"ratio ShieldedDQN / stock DQN  {shielded / stock:6.3f}  (target >= 0.90)")
-    print(f"ratio PaperDQN / stock DQN     {paper / stock:6.3f}  (the replay's gain)")
+        for obs in args.obs:
+            run_args = argparse.Namespace(**vars(args))
+            if obs == "pixels":
+                run_args.steps = args.pixel_steps
+            rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
+            for _ in range(args.rounds):  # variants alternate, so drifts hit them alike
+                for name in VARIANTS:
+                    rates[name].append(measure_variant(name, obs, run_args, Path(folder)))
+                    print(f"  {obs} {name}: {rates[name][-1]:.1f} env steps/s", flush=True)
+            median = {name: statistics.median(values) for name, values in rates.items()}
+            print(f"obs={obs}  steps/chunk={run_args.steps}  chunks={args.iterations}")
+            for name, value in median.items():
+                print(f"  {name:22s} {value:8.1f} env steps/s   {value / median[VARIANTS[0]]:5.2f} of the plain loop")
+            shielded = median["ShieldedDQN (shield)"]
+            print(f"  ratio ShieldedDQN / plain loop  {shielded / median[VARIANTS[0]]:6.3f}  (target >= 0.80)")
+            print(f"  ratio ShieldedDQN / PaperDQN    {shielded / median['PaperDQN']:6.3f}  (the shield's cost)")
+            print(f"  ratio ShieldedDQN / stock DQN   {shielded / median['stock RLlib DQN']:6.3f}", flush=True)
 
 
 if __name__ == "__main__":

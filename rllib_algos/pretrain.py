@@ -25,6 +25,8 @@ import torch
 from rllib_algos.artifacts import ArtifactSpec, ArtifactStore
 from rllib_algos.envs import PSEUDO_REWARD_ENV
 from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, train_q_network
+from shield.envs import check_obs_kind
+from shield.networks import QTorso
 from shield.pretrain_data import (
     batched_forward,
     encoder_auc,
@@ -64,7 +66,7 @@ class PretrainBudget:
 
 PRETRAIN_BUDGETS = {
     "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
-    "quick": PretrainBudget(50_000, 50_000, 60_000, 3_000, 20_000),
+    "quick": PretrainBudget(100_000, 60_000, 60_000, 3_000, 20_000),
     "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
 }
 
@@ -80,7 +82,15 @@ def check_budget(budget: str) -> PretrainBudget:
 
 def source_spec(env_id: str, obs: str, budget: str) -> ArtifactSpec:
     steps = check_budget(budget).source_steps
-    return ArtifactSpec.make("source_q", obs, budget, env_id=env_id, layout_seed=SOURCE_LAYOUT_SEED, env_steps=steps)
+    return ArtifactSpec.make(
+        "source_q",
+        obs,
+        budget,
+        env_id=env_id,
+        layout_seed=SOURCE_LAYOUT_SEED,
+        env_steps=steps,
+        network=QTorso.ARCHITECTURE[check_obs_kind(obs)],
+    )
 
 
 def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP) -> ArtifactSpec:
@@ -93,6 +103,7 @@ def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTR
         source_tasks=list(SOURCE_TASKS),
         source_steps=b.source_steps,
         env_steps=b.prior_steps,
+        network=QTorso.ARCHITECTURE[check_obs_kind(obs)],
     )
 
 

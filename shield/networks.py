@@ -35,8 +35,12 @@ class QTorso(nn.Module):
     """Feature extractor of the Q-network: uint8 obs [B, H, W, C] → features [B, out_dim].
 
     pixels: the Nature-DQN CNN (32 8×8/4, 64 4×4/2, 64 3×3/1, "valid" padding, ReLU,
-    dense 512), as in the paper. symbolic: two 3×3 convolutions (32, 64) and dense 256.
+    dense 512), as in the paper. symbolic: the grid's constant wall border cropped
+    (9×9 → 7×7), two 3×3 convolutions (16, 32) and dense 128: 45K parameters, one update
+    of batch 128 in ~15 ms on one CPU core (the earlier 9×9 conv 32/64/dense 256 took ~53 ms).
     """
+
+    ARCHITECTURE = {"pixels": "nature-cnn", "symbolic": "crop7-conv16-conv32-dense128"}
 
     def __init__(self, obs_kind: str):
         super().__init__()
@@ -57,18 +61,21 @@ class QTorso(nn.Module):
             self.out_dim = 512
         else:
             self.net = nn.Sequential(
-                nn.Conv2d(SYMBOLIC_CHANNELS, 32, 3),
+                nn.Conv2d(SYMBOLIC_CHANNELS, 16, 3),
                 nn.ReLU(),
-                nn.Conv2d(32, 64, 3),
+                nn.Conv2d(16, 32, 3),
                 nn.ReLU(),
                 nn.Flatten(),
-                nn.Linear(64 * 5 * 5, 256),
+                nn.Linear(32 * 3 * 3, 128),
                 nn.ReLU(),
             )
-            self.out_dim = 256
+            self.out_dim = 128
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(prepare_obs(obs, self.obs_kind))
+        x = prepare_obs(obs, self.obs_kind)
+        if self.obs_kind == "symbolic":
+            x = x[:, :, 1:-1, 1:-1]  # the outer ring is always wall in the crossing grids
+        return self.net(x)
 
 
 class QNetwork(nn.Module):

@@ -41,9 +41,7 @@ def search(plan, trials: int) -> list[dict]:
     from sweeps.tune_run import connect, run_config, trial_dirname
 
     connect()
-    paths = ensure_artifacts(
-        plan.obs, plan.budget.artifacts, margins=MARGINS, store=ArtifactStore(plan.args.artifact_dir)
-    )
+    paths = ensure_artifacts(plan.obs, plan.artifacts, margins=MARGINS, store=ArtifactStore(plan.args.artifact_dir))
     base_setting = {"mode": "shield", "d_max": 2.5, "margin": MARGINS[0], "rho": 0.95, "buffer_size": 100, "k": 10}
     config = trial_config(plan, base_setting, paths)
     config.shield(encoder_path={str(m): paths[f"encoder_path:{m}"] for m in MARGINS})

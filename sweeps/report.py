@@ -5,7 +5,8 @@ folder's ``params.json`` (config) and ``result.json`` (one JSON result per itera
 all it reads. `write_report` writes, into the experiment directory:
 
 trials.csv, pareto.csv, hypervolume.csv, pareto.png, curves_return.png,
-curves_violations.png (columns documented in results/README.md).
+curves_violations.png, and paper_comparison.csv for runs on the paper's environment
+(columns documented in results/README.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sweeps.paper_figures import PAPER_ENV, paper_comparison
 from sweeps.plots import plot_curves, plot_pareto
 from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
 
@@ -65,6 +67,9 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
     table = pareto_table(trials)
     table.to_csv(paths["pareto.csv"], index=False)
     hypervolume_table(trials).to_csv(paths["hypervolume.csv"], index=False)
+    if not trials.empty and set(trials["env"].dropna()) == {PAPER_ENV}:
+        paths["paper_comparison.csv"] = experiment_dir / "paper_comparison.csv"
+        paper_comparison(table, trials).to_csv(paths["paper_comparison.csv"], index=False)
     if not table.empty:
         paths["pareto.png"] = experiment_dir / "pareto.png"
         plot_pareto(table, paths["pareto.png"], f"{title}: return vs violations (mean, 95% CI over seeds)")

@@ -23,6 +23,8 @@ from typing import Any
 
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 
+PRETRAIN_BUDGET_NAMES = ("smoke", "quick", "paper")  # rllib_algos.pretrain.PRETRAIN_BUDGETS, without importing Ray
+
 DEFAULTS: dict[str, Any] = {"d_max": 2.5, "margin": 10.0, "rho": 0.95, "buffer_size": 100, "k": 10}
 GRID_TYPES: dict[str, type] = {"d_max": float, "margin": float, "rho": float, "buffer_size": int, "k": int}
 BASELINES = ({"mode": "dqn"}, {"mode": "priors", "rho": DEFAULTS["rho"]})
@@ -37,6 +39,7 @@ class Study:
     name: str
     description: str
     grid: dict[str, Sequence[Any]] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)  # command-line defaults, e.g. {"budget": "paper"}
 
 
 def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -63,6 +66,11 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run (keeps finished trials)")
     parser.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as CPUs allow)")
     parser.add_argument("--artifact-dir", help="pretraining artifacts (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
+    parser.add_argument(
+        "--artifacts",
+        choices=list(PRETRAIN_BUDGET_NAMES),
+        help="pretraining budget of the encoder and Q_p (default: the study budget's)",
+    )
     for key in study.grid:
         parser.add_argument(
             f"--{key.replace('_', '-')}",
@@ -72,6 +80,7 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
             default=list(study.grid[key]),
             help=f"values of {key} to sweep",
         )
+    parser.set_defaults(**study.defaults)
     return parser.parse_args(argv)
 
 
@@ -83,6 +92,7 @@ class Plan:
     args: argparse.Namespace
     budget: StudyBudget
     obs: str
+    artifacts: str  # pretraining budget of the encoder and Q_p
     seeds: list[int]
     settings: list[dict[str, Any]]
     run_dir: Path
@@ -92,9 +102,12 @@ class Plan:
         return sorted({float(s["margin"]) for s in self.settings if s["mode"] == "shield"})
 
 
-def run_id_for(study: Study, args: argparse.Namespace, obs: str, settings: list[dict]) -> str:
+def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str, settings: list[dict]) -> str:
     """A run id derived from what the run computes, so re-running the same command resumes it."""
-    identity = json.dumps([study.name, args.env, obs, args.budget, args.seeds, settings], sort_keys=True, default=str)
+    identity = [study.name, args.env, obs, args.budget, args.seeds, settings]
+    if artifacts != STUDY_BUDGETS[args.budget].artifacts:  # ids of runs with the default artifacts unchanged
+        identity.append({"artifacts": artifacts})
+    identity = json.dumps(identity, sort_keys=True, default=str)
     short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
     return f"{short_env}-{obs}-{args.budget}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
@@ -126,8 +139,9 @@ def plan(study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] 
             raise ValueError(f"margin must be > 0, got {setting['margin']} (from --margin)")
     storage = Path(args.storage).expanduser().resolve()
     check_storage(storage)
-    run_id = args.run_id or run_id_for(study, args, obs, settings)
-    return Plan(study, args, budget, obs, seeds, settings, storage / study.name / run_id)
+    artifacts = args.artifacts or budget.artifacts
+    run_id = args.run_id or run_id_for(study, args, obs, artifacts, settings)
+    return Plan(study, args, budget, obs, artifacts, seeds, settings, storage / study.name / run_id)
 
 
 def check_storage(storage: Path) -> None:
@@ -168,6 +182,7 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
         "env": plan.args.env,
         "obs": plan.obs,
         "budget": vars(plan.budget),
+        "artifact_budget": plan.artifacts,
         "iterations": plan.budget.iterations,
         "seeds": plan.seeds,
         "settings": plan.settings,

@@ -121,7 +121,7 @@ def run_grid(plan: Plan) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     store = ArtifactStore(plan.args.artifact_dir)
-    paths = ensure_artifacts(plan.obs, plan.budget.artifacts, margins=plan.margins or [10.0], store=store)
+    paths = ensure_artifacts(plan.obs, plan.artifacts, margins=plan.margins or [10.0], store=store)
     configs = [trial_config(plan, setting, paths) for setting in plan.settings]
     for config in configs:
         config.validate_shield()

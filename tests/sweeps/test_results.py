@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES, paper_comparison
 from sweeps.results import (
     HYPERVOLUME_COLUMNS,
     PARETO_COLUMNS,
@@ -58,6 +59,18 @@ def test_documented_schema_matches_the_code():
     assert documented_columns("trials.csv") == list(TRIAL_COLUMNS)
     assert documented_columns("pareto.csv") == list(PARETO_COLUMNS)
     assert documented_columns("hypervolume.csv") == list(HYPERVOLUME_COLUMNS)
+    assert documented_columns("paper_comparison.csv") == list(COMPARISON_COLUMNS)
+
+
+def test_paper_comparison_pairs_each_paper_method_with_its_row():
+    trials = fake_trials()
+    table = paper_comparison(pareto_table(trials, n_boot=50), trials)
+    assert set(table["setting"]) <= {figure.setting for figure in PAPER_FIGURES}
+    assert "dqn" in set(table["setting"]) and "priors rho=0.95 tau=0" in set(table["setting"])
+    dqn = table[table["setting"] == "dqn"].iloc[0]
+    ours = trials[trials["setting"] == "dqn"]["violations_total"].mean()
+    assert dqn["violations_total_mean"] == ours and dqn["violations_total_paper"] == 1055.0
+    assert dqn["violations_ratio"] == ours / 1055.0
 
 
 def test_trial_row_blanks_settings_a_mode_does_not_use():

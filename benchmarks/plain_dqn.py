@@ -1,0 +1,148 @@
+"""A plain PyTorch double-DQN loop: the speed limit of this machine for the paper's agent.
+
+No Ray, no RLlib: 8 synchronous vector envs, ε-greedy acting with the same `QNetwork`,
+the same prioritised `TransitionReplay` (uint8 observations), the same settings as
+`PaperDQNConfig` (Adam 2.5e-4, batch 128, γ 0.99, Huber loss, gradient norm clip 40,
+target copy every 500 env steps, one update per 10 env steps). Written for
+`benchmarks/throughput.py`; it trains correctly but logs nothing beyond its speed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from rllib_algos.paper_dqn import PaperDQNConfig, epsilon_schedule, linear
+from rllib_algos.replay import TransitionReplay
+from shield.envs import make_env
+from shield.networks import QNetwork
+
+
+class PlainDQN:
+    """Double DQN with prioritised replay over `num_envs` vector envs (see module docstring)."""
+
+    def __init__(self, env_id: str, obs: str, layout_seed: int, total_steps: int, warmup: int, seed: int = 0):
+        paper = PaperDQNConfig()
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.envs = gym.vector.SyncVectorEnv(
+            [lambda: make_env(env_id, obs, layout_seed) for _ in range(paper.num_envs_per_env_runner)]
+        )
+        self.q = QNetwork(obs)
+        self.target = QNetwork(obs)
+        self.target.load_state_dict(self.q.state_dict())
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=paper.lr, eps=1e-8)
+        space = self.envs.single_observation_space
+        self.replay = TransitionReplay(
+            paper.replay_buffer_config["capacity"], space.shape, space.dtype, paper.replay_buffer_config["alpha"]
+        )
+        self.gamma, self.batch = paper.gamma, paper.train_batch_size_per_learner
+        self.target_every, self.grad_clip = paper.target_network_update_freq, paper.grad_clip
+        self.update_every = round(paper.train_batch_size_per_learner / paper.training_intensity)  # env steps
+        self.epsilon = epsilon_schedule(total_steps)
+        self.beta = [(0, 0.4), (total_steps, 1.0)]
+        self.warmup = warmup
+        self.steps = 0
+        self._since_update = 0
+        self._since_target = 0
+        self.obs, _ = self.envs.reset(seed=seed)
+        self.autoreset = np.zeros(self.envs.num_envs, dtype=bool)
+        self._episode_return = np.zeros(self.envs.num_envs)
+        self.returns: list[float] = []  # finished episodes' returns, in order
+        self.violations = 0  # lava deaths
+
+    def act(self) -> np.ndarray:
+        """ε-greedy actions [num_envs]."""
+        with torch.no_grad():
+            greedy = self.q(torch.from_numpy(self.obs)).argmax(dim=1).numpy()
+        explore = self.rng.random(len(greedy)) < linear(self.epsilon, self.steps)
+        random = self.rng.integers(self.envs.single_action_space.n, size=len(greedy))
+        return np.where(explore, random, greedy)
+
+    def update(self) -> None:
+        idx, b = self.replay.sample(self.batch, linear(self.beta, self.steps), self.rng)
+        obs, next_obs = torch.from_numpy(b["obs"]), torch.from_numpy(b["next_obs"])
+        actions = torch.from_numpy(b["actions"])
+        with torch.no_grad():
+            next_actions = self.q(next_obs).argmax(dim=1, keepdim=True)
+            next_q = self.target(next_obs).gather(1, next_actions).squeeze(1)
+            alive = 1.0 - torch.from_numpy(b["terminateds"]).float()
+            target = torch.from_numpy(b["rewards"]) + self.gamma * alive * next_q
+        q = self.q(obs).gather(1, actions[:, None]).squeeze(1)
+        td = q - target
+        loss = (torch.from_numpy(b["weights"]) * torch.nn.functional.huber_loss(q, target, reduction="none")).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.q.parameters(), self.grad_clip)
+        self.optimizer.step()
+        self.replay.update_priorities(idx, td.detach().numpy())
+
+    def run(self, env_steps: int) -> None:
+        """Act, store and learn for `env_steps` more environment steps."""
+        end = self.steps + env_steps
+        while self.steps < end:
+            actions = self.act()
+            next_obs, rewards, terminated, truncated, infos = self.envs.step(actions)
+            real = ~self.autoreset  # a step after an episode's end only resets that env
+            self.replay.add(self.obs[real], actions[real], rewards[real], next_obs[real], terminated[real])
+            self.autoreset = terminated | truncated
+            self._episode_return += np.where(real, rewards, 0.0)
+            self.violations += int(np.count_nonzero(real & (np.asarray(infos.get("cost", 0.0)) > 0)))
+            for i in np.flatnonzero(self.autoreset & real):
+                self.returns.append(float(self._episode_return[i]))
+                self._episode_return[i] = 0.0
+            self.obs = next_obs
+            n = int(real.sum())
+            self.steps += n
+            self._since_update += n
+            self._since_target += n
+            if self.steps >= self.warmup:
+                while self._since_update >= self.update_every:
+                    self.update()
+                    self._since_update -= self.update_every
+                if self._since_target >= self.target_every:
+                    self.target.load_state_dict(self.q.state_dict())
+                    self._since_target = 0
+            else:
+                self._since_update = 0
+
+
+def learn(env_id: str, obs: str, layout_seed: int, total_steps: int, report_every: int = 10_000) -> PlainDQN:
+    """Train for `total_steps` (the paper's schedule) printing the mean return of the last
+    100 episodes and the violations so far every `report_every` steps."""
+    agent = PlainDQN(env_id, obs, layout_seed, total_steps, warmup=min(10_000, total_steps // 5), seed=layout_seed)
+    start = time.perf_counter()
+    while agent.steps < total_steps:
+        agent.run(report_every)
+        recent = agent.returns[-100:]
+        mean = float(np.mean(recent)) if recent else float("nan")
+        elapsed = time.perf_counter() - start
+        print(f"{agent.steps} steps  return {mean:.3f}  violations {agent.violations}  {elapsed:.0f} s", flush=True)
+    return agent
+
+
+def measure_plain(env_id: str, obs: str, warmup: int, steps: int, iterations: int) -> float:
+    """Env steps per second over `iterations` chunks of `steps` after the warm-up."""
+    agent = PlainDQN(env_id, obs, layout_seed=123, total_steps=warmup + steps * (iterations + 1), warmup=warmup)
+    agent.run(max(warmup, steps))
+    start_steps, start = agent.steps, time.perf_counter()
+    for _ in range(iterations):
+        agent.run(steps)
+    return (agent.steps - start_steps) / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train the plain loop once and print its learning curve.")
+    parser.add_argument("--obs", choices=["symbolic", "pixels"], default="symbolic")
+    parser.add_argument("--env", default="MiniGrid-LavaCrossingS9N1-v0")
+    parser.add_argument("--layout-seed", type=int, default=123)
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    learn(args.env, args.obs, args.layout_seed, args.steps)
