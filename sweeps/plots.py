@@ -65,3 +65,26 @@ def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, titl
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_paper_comparison(table: pd.DataFrame, path: Path, title: str) -> None:
+    """Ours beside the paper's figures: return (left) and violations (right), one bar pair per method.
+
+    table: paper_comparison.csv rows (sweeps.paper_figures.COMPARISON_COLUMNS).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    x = np.arange(len(table))
+    for ax, column, label in (
+        (axes[0], "return_final", "training return at the end (mean of 3 seeds)"),
+        (axes[1], "violations_total", "cumulative violations"),
+    ):
+        ax.bar(x - 0.2, table[f"{column}_mean"], 0.4, label="shieldsweep", color="tab:blue")
+        ax.bar(x + 0.2, table[f"{column}_paper"], 0.4, label="paper (200K steps)", color="tab:gray")
+        ax.set_xticks(x, [m.split(" (")[0] for m in table["method"]], fontsize=8)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

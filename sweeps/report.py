@@ -5,7 +5,7 @@ folder's ``params.json`` (config) and ``result.json`` (one JSON result per itera
 all it reads. `write_report` writes, into the experiment directory:
 
 trials.csv, pareto.csv, hypervolume.csv, pareto.png, curves_return.png,
-curves_violations.png, and paper_comparison.csv for runs on the paper's environment
+curves_violations.png, and paper_comparison.csv/.png for runs on the paper's environment
 (columns documented in results/README.md).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from sweeps.paper_figures import PAPER_ENV, paper_comparison
-from sweeps.plots import plot_curves, plot_pareto
+from sweeps.plots import plot_curves, plot_paper_comparison, plot_pareto
 from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
 
 MANIFEST = "manifest.json"
@@ -69,7 +69,11 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
     hypervolume_table(trials).to_csv(paths["hypervolume.csv"], index=False)
     if not trials.empty and set(trials["env"].dropna()) == {PAPER_ENV}:
         paths["paper_comparison.csv"] = experiment_dir / "paper_comparison.csv"
-        paper_comparison(table, trials).to_csv(paths["paper_comparison.csv"], index=False)
+        comparison = paper_comparison(table, trials)
+        comparison.to_csv(paths["paper_comparison.csv"], index=False)
+        if not comparison.empty:
+            paths["paper_comparison.png"] = experiment_dir / "paper_comparison.png"
+            plot_paper_comparison(comparison, paths["paper_comparison.png"], f"{title}: ours vs the paper")
     if not table.empty:
         paths["pareto.png"] = experiment_dir / "pareto.png"
         plot_pareto(table, paths["pareto.png"], f"{title}: return vs violations (mean, 95% CI over seeds)")

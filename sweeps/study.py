@@ -40,6 +40,7 @@ class Study:
     description: str
     grid: dict[str, Sequence[Any]] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)  # command-line defaults, e.g. {"budget": "paper"}
+    after_run: Callable[[Path], None] | None = None  # called with the run folder once its report is written
 
 
 def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:

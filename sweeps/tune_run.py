@@ -156,6 +156,8 @@ def run_grid(plan: Plan) -> int:
     results = tuner.fit()
     outputs = write_report(run_dir, title=f"{plan.study.name} ({plan.args.env}, {plan.obs}, {plan.budget.name})")
     write_manifest(plan, started, time.time(), {"artifacts": paths, "resumed": resuming})
+    if plan.study.after_run is not None:
+        plan.study.after_run(run_dir)
     errors = sum(1 for r in results if r.error is not None)
     print(f"\n{plan.study.name}: {len(results) - errors} trials finished, {errors} failed. Tables and plots:")
     for name, path in outputs.items():

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES
 from sweeps.results import HYPERVOLUME_COLUMNS, PARETO_COLUMNS, TRIAL_COLUMNS
 
 pytestmark = pytest.mark.slow
@@ -64,7 +65,6 @@ def test_threshold_smoke(threshold_run):
     ("script", "args", "n_trials"),
     [
         ("margin.py", ["--margin", "10"], 3),
-        ("rho.py", ["--rho", "0.5"], 3),
         ("buffer_size.py", ["--buffer-size", "10", "--k", "1"], 3),
     ],
 )
@@ -74,6 +74,22 @@ def test_grid_study_smoke(tmp_path, script, args, n_trials):
     folder = run_dir(tmp_path, script.removesuffix(".py"))
     assert str(folder) in done.stdout
     check_tables(folder, n_trials)
+
+
+def test_reproduce_smoke_compares_with_the_paper_and_publishes(tmp_path):
+    done = run_study("reproduce.py", tmp_path)  # --budget smoke overrides the study's default (paper)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    folder = run_dir(tmp_path, "reproduce")
+    trials = check_tables(folder, 3)
+    assert set(trials["mode"]) == {"dqn", "priors", "shield"} and (trials["obs"] == "symbolic").all()
+    comparison = pd.read_csv(folder / "paper_comparison.csv")
+    assert list(comparison.columns) == list(COMPARISON_COLUMNS)
+    assert list(comparison["setting"]) == [figure.setting for figure in PAPER_FIGURES]
+    assert (comparison["violations_ratio"] == comparison["violations_total_mean"] / comparison["violations_total_paper"]).all()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["artifact_budget"] == "quick" and manifest["budget"]["name"] == "smoke"
+    for name in ("paper_comparison.csv", "paper_comparison.png", "pareto.csv", "curves_return.png", "manifest.json"):
+        assert (tmp_path / "reproduce" / name).read_bytes() == (folder / name).read_bytes()
 
 
 def test_pareto_search_smoke(tmp_path):
