@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_PREDS
+from ray.rllib.algorithms.dqn.default_dqn_rl_module import QF_NEXT_PREDS, QF_PREDS, QF_TARGET_NEXT_PREDS
 from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import DefaultDQNTorchRLModule
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.schedules.scheduler import Scheduler
@@ -71,6 +71,23 @@ class PaperDQNModule(DefaultDQNTorchRLModule):
 
     def _qf_forward_helper(self, batch: dict, encoder: torch.nn.Module, head: torch.nn.Module) -> dict:
         return {QF_PREDS: head(encoder(batch[Columns.OBS]))}
+
+    def _forward_train(self, batch: dict) -> dict:
+        """Q(s) with gradients; Q(s') (double-Q argmax) and Q_target(s') without.
+
+        RLlib's version runs s and s' through the online network as one batch of 2B with
+        gradients, then discards the gradient of the s' half: the same outputs at about
+        30% more compute per update.
+        """
+        if self.inference_only:
+            raise RuntimeError("the inference-only module cannot be trained")
+        next_batch = {Columns.OBS: batch[Columns.NEXT_OBS]}
+        output = {QF_PREDS: self.compute_q_values({Columns.OBS: batch[Columns.OBS]})[QF_PREDS]}
+        with torch.no_grad():
+            if self.uses_double_q:
+                output[QF_NEXT_PREDS] = self.compute_q_values(next_batch)[QF_PREDS]
+            output[QF_TARGET_NEXT_PREDS] = self.forward_target(next_batch)[QF_PREDS]
+        return output
 
 
 class ShieldedDQNModule(PaperDQNModule):
