@@ -42,6 +42,26 @@ def plot_pareto(table: pd.DataFrame, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def seed_grid(group: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps [n], values [n, seeds]): every seed's `column` interpolated onto the steps any
+    seed reported, within the range all seeds cover (trials stop a few hundred steps apart).
+    """
+    runs = [g.sort_values("env_steps") for _, g in group.groupby("seed", sort=True)]
+    runs = [g.dropna(subset=["env_steps", column]) for g in runs]
+    runs = [g for g in runs if len(g)]
+    if not runs:
+        return np.empty(0), np.empty((0, 0))
+    low = max(float(g["env_steps"].min()) for g in runs)
+    high = min(float(g["env_steps"].max()) for g in runs)
+    steps = np.unique(np.concatenate([g["env_steps"].to_numpy(dtype=float) for g in runs]))
+    steps = steps[(steps >= low) & (steps <= high)]
+    values = np.stack(
+        [np.interp(steps, g["env_steps"].to_numpy(dtype=float), g[column].to_numpy(dtype=float)) for g in runs],
+        axis=1,
+    )
+    return steps, values
+
+
 def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, title: str) -> None:
     """`column` against env steps, one line per setting: mean over seeds, band min–max.
 
@@ -49,14 +69,12 @@ def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, titl
     """
     fig, ax = plt.subplots(figsize=(8, 5))
     for setting, group in curves.groupby("setting", sort=True):
-        pivot = group.pivot_table(index="env_steps", columns="seed", values=column).sort_index()
-        pivot = pivot.interpolate(limit_area="inside")
-        steps, values = pivot.index.to_numpy(), pivot.to_numpy(dtype=float)
-        mean = np.nanmean(values, axis=1)
-        (line,) = ax.plot(steps, mean, label=f"{setting} (n={values.shape[1]})")
+        steps, values = seed_grid(group, column)
+        if not len(steps):
+            continue
+        (line,) = ax.plot(steps, values.mean(axis=1), label=f"{setting} (n={values.shape[1]})")
         if values.shape[1] > 1:
-            low, high = np.nanmin(values, axis=1), np.nanmax(values, axis=1)
-            ax.fill_between(steps, low, high, alpha=0.15, color=line.get_color())
+            ax.fill_between(steps, values.min(axis=1), values.max(axis=1), alpha=0.15, color=line.get_color())
     ax.set_xlabel("environment steps")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
