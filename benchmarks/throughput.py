@@ -83,11 +83,14 @@ def shield_config(obs: str, warmup: int, steps: int, folder: Path) -> DQNConfig:
 
 
 def measure(config: DQNConfig, iterations: int) -> float:
-    """Env steps per second over `iterations` train() calls after one warm-up call."""
+    """Env steps per second over `iterations` train() calls, once learning has started."""
     algo = config.build_algo()
     try:
-        algo.train()  # fills replay up to learning start and compiles the first update
-        start_steps = algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"), default=0)
+        sampled = 0
+        while sampled < config.num_steps_sampled_before_learning_starts + 1:  # also compiles the first update
+            algo.train()
+            sampled = algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"), default=0)
+        start_steps = sampled
         start = time.perf_counter()
         for _ in range(iterations):
             result = algo.train()

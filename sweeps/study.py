@@ -178,7 +178,7 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
     manifest = {
         "study": plan.study.name,
         "command": [sys.executable, *sys.argv],
-        "git_commit": git_commit(),
+        "git_commit": git_commit(),  # the code the run started with (a later call keeps it)
         "versions": versions,
         "env": plan.args.env,
         "obs": plan.obs,
@@ -192,6 +192,9 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
         "wall_s": (finished - started) if finished else None,
         **extra,
     }
+    previous = plan.run_dir / MANIFEST
+    if finished is not None and previous.exists():
+        manifest["git_commit"] = json.loads(previous.read_text()).get("git_commit", manifest["git_commit"])
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     (plan.run_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
 
