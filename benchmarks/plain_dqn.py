@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rllib_algos.paper_dqn import PaperDQNConfig, epsilon_schedule, linear
+from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, linear
 from rllib_algos.replay import TransitionReplay
 from shield.envs import make_env
 from shield.networks import QNetwork
@@ -24,8 +24,11 @@ from shield.networks import QNetwork
 class PlainDQN:
     """Double DQN with prioritised replay over `num_envs` vector envs (see module docstring)."""
 
-    def __init__(self, env_id: str, obs: str, layout_seed: int, total_steps: int, warmup: int, seed: int = 0):
-        paper = PaperDQNConfig()
+    def __init__(
+        self, env_id: str, obs: str, layout_seed: int, total_steps: int, warmup: int | None = None, seed: int = 0
+    ):
+        """`total_steps` scales ε, β and (unless `warmup` is given) the learning start, as `for_budget`."""
+        paper = for_budget(PaperDQNConfig(), total_steps)
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.envs = gym.vector.SyncVectorEnv(
@@ -42,9 +45,8 @@ class PlainDQN:
         self.gamma, self.batch = paper.gamma, paper.train_batch_size_per_learner
         self.target_every, self.grad_clip = paper.target_network_update_freq, paper.grad_clip
         self.update_every = round(paper.train_batch_size_per_learner / paper.training_intensity)  # env steps
-        self.epsilon = epsilon_schedule(total_steps)
-        self.beta = [(0, 0.4), (total_steps, 1.0)]
-        self.warmup = warmup
+        self.epsilon, self.beta = paper.epsilon, paper.replay_beta
+        self.warmup = paper.num_steps_sampled_before_learning_starts if warmup is None else warmup
         self.steps = 0
         self._since_update = 0
         self._since_target = 0
@@ -113,7 +115,7 @@ class PlainDQN:
 def learn(env_id: str, obs: str, layout_seed: int, total_steps: int, report_every: int = 10_000) -> PlainDQN:
     """Train for `total_steps` (the paper's schedule) printing the mean return of the last
     100 episodes and the violations so far every `report_every` steps."""
-    agent = PlainDQN(env_id, obs, layout_seed, total_steps, warmup=min(10_000, total_steps // 5), seed=layout_seed)
+    agent = PlainDQN(env_id, obs, layout_seed, total_steps, seed=layout_seed)
     start = time.perf_counter()
     while agent.steps < total_steps:
         agent.run(report_every)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import ray
@@ -28,13 +28,17 @@ from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, train_q_network
 from shield.envs import check_obs_kind
 from shield.networks import QTorso
 from shield.pretrain_data import (
+    PRETRAIN_BUDGETS,
     batched_forward,
+    check_budget,
     encoder_auc,
     prior_q_quality,
     random_experience,
     train_autoencoder,
 )
 from shield.weights import load_frozen, save_frozen
+
+BUDGET_NAMES = tuple(PRETRAIN_BUDGETS)
 
 SOURCE_TASKS = (
     "MiniGrid-LavaCrossingS9N1-v0",
@@ -49,32 +53,6 @@ TRAIN_SEED = 0
 EVAL_SEED = 10_000  # layouts drawn with this seed were never trained on
 DEFAULT_MARGIN = 10.0
 DEFAULT_LAVA_BOOTSTRAP = "reset"
-BUDGET_NAMES = ("smoke", "quick", "paper")
-
-
-@dataclass(frozen=True)
-class PretrainBudget:
-    """Environment steps and updates of each pretraining job."""
-
-    source_steps: int  # per source-task DQN
-    prior_steps: int  # Q_p's DQN on the pseudo-reward
-    encoder_data_steps: int  # random exploration for the encoder's data
-    encoder_updates: int  # auto-encoder gradient steps (batch 128)
-    eval_steps: int  # random exploration per evaluation environment
-    pixel_keep_safe: float = 0.25  # fraction of safe pixel observations kept in memory
-
-
-PRETRAIN_BUDGETS = {
-    "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
-    "quick": PretrainBudget(100_000, 60_000, 60_000, 3_000, 20_000),
-    "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
-}
-
-
-def check_budget(budget: str) -> PretrainBudget:
-    if budget not in PRETRAIN_BUDGETS:
-        raise ValueError(f"budget must be one of {list(PRETRAIN_BUDGETS)}, got {budget!r}")
-    return PRETRAIN_BUDGETS[budget]
 
 
 # The specs hold the budget's numbers, so redefining a budget changes the artifacts' keys.

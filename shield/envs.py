@@ -120,7 +120,6 @@ class SymbolicObs(gym.ObservationWrapper):
     """Full grid encoding, uint8 (9, 9, 3)."""
 
     def __init__(self, env: gym.Env):
-        skip_agent_view(env)
         env = FullyObsWrapper(env)
         super().__init__(env)
         self.observation_space = env.observation_space["image"]
@@ -138,7 +137,6 @@ class PixelObs(gym.ObservationWrapper):
     """
 
     def __init__(self, env: gym.Env):
-        skip_agent_view(env)
         super().__init__(env)
         self.observation_space = gym.spaces.Box(0, 255, (PIXELS, PIXELS, 3), np.uint8)
         self._tiles: dict[tuple, np.ndarray] = {}
@@ -184,4 +182,5 @@ def make_env(
     if layout_seed is not None:
         env = FixedLayout(env, layout_seed)
     env = SafetyInfo(env)
+    skip_agent_view(env)
     return SymbolicObs(env) if obs == "symbolic" else PixelObs(env)

@@ -26,6 +26,31 @@ RECONSTRUCTION_WEIGHT = 100.0
 CONTRASTIVE_WEIGHT = 0.5
 
 
+@dataclass(frozen=True)
+class PretrainBudget:
+    """Environment steps and updates of each pretraining job."""
+
+    source_steps: int  # per source-task DQN
+    prior_steps: int  # Q_p's DQN on the pseudo-reward
+    encoder_data_steps: int  # random exploration for the encoder's data
+    encoder_updates: int  # auto-encoder gradient steps (batch 128)
+    eval_steps: int  # random exploration per evaluation environment
+    pixel_keep_safe: float = 0.25  # fraction of safe pixel observations kept in memory
+
+
+PRETRAIN_BUDGETS = {
+    "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
+    "quick": PretrainBudget(100_000, 60_000, 60_000, 3_000, 20_000),
+    "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
+}
+
+
+def check_budget(budget: str) -> PretrainBudget:
+    if budget not in PRETRAIN_BUDGETS:
+        raise ValueError(f"budget must be one of {list(PRETRAIN_BUDGETS)}, got {budget!r}")
+    return PRETRAIN_BUDGETS[budget]
+
+
 @dataclass
 class Experience:
     """N observations from exploration.

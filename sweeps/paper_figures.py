@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 PAPER_ENV = "MiniGrid-LavaCrossingS9N1-v0"
-PAPER_ENV_STEPS = 200_000
 
 
 @dataclass(frozen=True)

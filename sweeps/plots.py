@@ -46,9 +46,8 @@ def seed_grid(group: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]
     """(steps [n], values [n, seeds]): every seed's `column` interpolated onto the steps any
     seed reported, within the range all seeds cover (trials stop a few hundred steps apart).
     """
-    runs = [g.sort_values("env_steps") for _, g in group.groupby("seed", sort=True)]
-    runs = [g.dropna(subset=["env_steps", column]) for g in runs]
-    runs = [g for g in runs if len(g)]
+    clean = group.dropna(subset=["env_steps", column]).sort_values("env_steps")
+    runs = [g for _, g in clean.groupby("seed", sort=True)]
     if not runs:
         return np.empty(0), np.empty((0, 0))
     low = max(float(g["env_steps"].min()) for g in runs)

@@ -21,9 +21,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from shield.pretrain_data import PRETRAIN_BUDGETS
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
-
-PRETRAIN_BUDGET_NAMES = ("smoke", "quick", "paper")  # rllib_algos.pretrain.PRETRAIN_BUDGETS, without importing Ray
 
 DEFAULTS: dict[str, Any] = {"d_max": 2.5, "margin": 10.0, "rho": 0.95, "buffer_size": 100, "k": 10}
 GRID_TYPES: dict[str, type] = {"d_max": float, "margin": float, "rho": float, "buffer_size": int, "k": int}
@@ -69,7 +68,7 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--artifact-dir", help="pretraining artifacts (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
     parser.add_argument(
         "--artifacts",
-        choices=list(PRETRAIN_BUDGET_NAMES),
+        choices=list(PRETRAIN_BUDGETS),
         help="pretraining budget of the encoder and Q_p (default: the study budget's)",
     )
     for key in study.grid:
@@ -166,6 +165,16 @@ def git_commit() -> str | None:
         return None
 
 
+def started_commit(plan: Plan, finished: float | None) -> str | None:
+    """The commit the run started with: the start manifest's, once the run has finished."""
+    from sweeps.report import MANIFEST
+
+    start_manifest = plan.run_dir / MANIFEST
+    if finished is not None and start_manifest.exists():
+        return json.loads(start_manifest.read_text()).get("git_commit")
+    return git_commit()
+
+
 def write_manifest(plan: Plan, started: float, finished: float | None, extra: dict[str, Any]) -> None:
     from sweeps.report import MANIFEST
 
@@ -178,7 +187,7 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
     manifest = {
         "study": plan.study.name,
         "command": [sys.executable, *sys.argv],
-        "git_commit": git_commit(),  # the code the run started with (a later call keeps it)
+        "git_commit": started_commit(plan, finished),
         "versions": versions,
         "env": plan.args.env,
         "obs": plan.obs,
@@ -192,9 +201,6 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
         "wall_s": (finished - started) if finished else None,
         **extra,
     }
-    previous = plan.run_dir / MANIFEST
-    if finished is not None and previous.exists():
-        manifest["git_commit"] = json.loads(previous.read_text()).get("git_commit", manifest["git_commit"])
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     (plan.run_dir / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
 
