@@ -4,7 +4,10 @@ No Ray, no RLlib: 8 synchronous vector envs, ε-greedy acting with the same `QNe
 the same prioritised `TransitionReplay` (uint8 observations), the same settings as
 `PaperDQNConfig` (Adam 2.5e-4, batch 128, γ 0.99, Huber loss, gradient norm clip 40,
 target copy every 500 env steps, one update per 10 env steps). Written for
-`benchmarks/throughput.py`; it trains correctly but logs nothing beyond its speed.
+`benchmarks/throughput.py`; `python benchmarks/plain_dqn.py` trains it once and prints its
+learning curve. ``--oracle-shield`` adds the ground-truth shield of PAPER.md (once 4 lava
+deaths are seen, forward into lava is replaced w.p. ρ by a random other action): the best
+any learned shield can do for this agent.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import torch
 
 from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, linear
 from rllib_algos.replay import TransitionReplay
-from shield.envs import make_env
+from shield.envs import FORWARD, lava_ahead, make_env
 from shield.networks import QNetwork
 
 
@@ -25,9 +28,19 @@ class PlainDQN:
     """Double DQN with prioritised replay over `num_envs` vector envs (see module docstring)."""
 
     def __init__(
-        self, env_id: str, obs: str, layout_seed: int, total_steps: int, warmup: int | None = None, seed: int = 0
+        self,
+        env_id: str,
+        obs: str,
+        layout_seed: int,
+        total_steps: int,
+        warmup: int | None = None,
+        seed: int = 0,
+        oracle_rho: float = 0.0,
     ):
-        """`total_steps` scales ε, β and (unless `warmup` is given) the learning start, as `for_budget`."""
+        """`total_steps` scales ε, β and (unless `warmup` is given) the learning start, as `for_budget`.
+
+        `oracle_rho` > 0 turns on the ground-truth shield with that ρ (see module docstring).
+        """
         paper = for_budget(PaperDQNConfig(), total_steps)
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
@@ -55,6 +68,21 @@ class PlainDQN:
         self._episode_return = np.zeros(self.envs.num_envs)
         self.returns: list[float] = []  # finished episodes' returns, in order
         self.violations = 0  # lava deaths
+        self.oracle_rho = oracle_rho
+        self.interventions = 0  # actions replaced by the ground-truth shield
+
+    def shielded(self, actions: np.ndarray) -> np.ndarray:
+        """`actions` with forward-into-lava replaced w.p. ρ once 4 violations are seen."""
+        if self.oracle_rho <= 0 or self.violations < 4:
+            return actions
+        actions = actions.copy()
+        for i, env in enumerate(self.envs.envs):
+            unsafe = actions[i] == FORWARD and not self.autoreset[i] and lava_ahead(env)
+            if unsafe and self.rng.random() < self.oracle_rho:
+                others = [a for a in range(self.envs.single_action_space.n) if a != FORWARD]
+                actions[i] = self.rng.choice(others)
+                self.interventions += 1
+        return actions
 
     def act(self) -> np.ndarray:
         """ε-greedy actions [num_envs]."""
@@ -86,7 +114,7 @@ class PlainDQN:
         """Act, store and learn for `env_steps` more environment steps."""
         end = self.steps + env_steps
         while self.steps < end:
-            actions = self.act()
+            actions = self.shielded(self.act())
             next_obs, rewards, terminated, truncated, infos = self.envs.step(actions)
             real = ~self.autoreset  # a step after an episode's end only resets that env
             self.replay.add(self.obs[real], actions[real], rewards[real], next_obs[real], terminated[real])
@@ -112,17 +140,23 @@ class PlainDQN:
                 self._since_update = 0
 
 
-def learn(env_id: str, obs: str, layout_seed: int, total_steps: int, report_every: int = 10_000) -> PlainDQN:
+def learn(
+    env_id: str, obs: str, layout_seed: int, total_steps: int, oracle_rho: float = 0.0, report_every: int = 10_000
+) -> PlainDQN:
     """Train for `total_steps` (the paper's schedule) printing the mean return of the last
     100 episodes and the violations so far every `report_every` steps."""
-    agent = PlainDQN(env_id, obs, layout_seed, total_steps, seed=layout_seed)
+    agent = PlainDQN(env_id, obs, layout_seed, total_steps, seed=layout_seed, oracle_rho=oracle_rho)
     start = time.perf_counter()
     while agent.steps < total_steps:
         agent.run(report_every)
         recent = agent.returns[-100:]
         mean = float(np.mean(recent)) if recent else float("nan")
         elapsed = time.perf_counter() - start
-        print(f"{agent.steps} steps  return {mean:.3f}  violations {agent.violations}  {elapsed:.0f} s", flush=True)
+        print(
+            f"{agent.steps} steps  return {mean:.3f}  violations {agent.violations}  "
+            f"interventions {agent.interventions}  {elapsed:.0f} s",
+            flush=True,
+        )
     return agent
 
 
@@ -145,6 +179,9 @@ if __name__ == "__main__":
     parser.add_argument("--layout-seed", type=int, default=123)
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--oracle-shield", type=float, default=0.0, metavar="RHO", help="ground-truth shield with this rho (0: off)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    learn(args.env, args.obs, args.layout_seed, args.steps)
+    learn(args.env, args.obs, args.layout_seed, args.steps, args.oracle_shield)

@@ -24,10 +24,16 @@ def _creator(env_id: str):
 
 
 def pseudo_reward_env(env_config: dict) -> PseudoRewardEnv:
-    """Q_p's training env; env_config: obs, env_ids, source_paths, lava_bootstrap."""
+    """Q_p's training env; env_config: obs, env_ids, source_paths, lava_bootstrap, layout_seed (optional)."""
     obs = env_config["obs"]
     sources = [load_frozen(path, "source_q", obs) for path in env_config["source_paths"]]
-    return PseudoRewardEnv(env_config["env_ids"], obs, sources, lava_bootstrap=env_config["lava_bootstrap"])
+    return PseudoRewardEnv(
+        env_config["env_ids"],
+        obs,
+        sources,
+        lava_bootstrap=env_config["lava_bootstrap"],
+        layout_seed=env_config.get("layout_seed"),
+    )
 
 
 def register_envs() -> None:

@@ -5,7 +5,9 @@ Ray tasks (a cluster builds several in parallel) into an `ArtifactStore`:
 
 - ``source_q``: RLlib DQN on one source task (fixed layout `SOURCE_LAYOUT_SEED`);
 - ``prior_q``: RLlib DQN on the pseudo-reward of the four source Q-networks
-  (`shield.pseudo_reward_env`), on random layouts of the source tasks;
+  (`shield.pseudo_reward_env`), on the source tasks' own layouts: only there do the
+  sources' Q-values mean anything (on other layouts a source trained on one layout rates
+  forward-into-lava about as high as its best action);
 - ``encoder``: the contrastive auto-encoder for one margin α, on random exploration of
   random LavaCrossingS9N1 layouts.
 
@@ -59,11 +61,13 @@ DEFAULT_LAVA_BOOTSTRAP = "reset"
 
 
 def source_spec(env_id: str, obs: str, budget: str) -> ArtifactSpec:
+    """A source DQN is named by its steps, not by the budget: budgets that train their
+    sources equally long (quick and paper) share them."""
     steps = check_budget(budget).source_steps
     return ArtifactSpec.make(
         "source_q",
         obs,
-        budget,
+        f"{steps}steps",
         env_id=env_id,
         layout_seed=SOURCE_LAYOUT_SEED,
         env_steps=steps,
@@ -79,6 +83,7 @@ def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTR
         budget,
         lava_bootstrap=lava_bootstrap,
         source_tasks=list(SOURCE_TASKS),
+        layout_seed=SOURCE_LAYOUT_SEED,
         source_steps=b.source_steps,
         env_steps=b.prior_steps,
         network=QTorso.ARCHITECTURE[check_obs_kind(obs)],
@@ -119,17 +124,15 @@ def _dqn_progress(name: str, total: int, progress: Progress) -> Callable[[int, d
 def build_source_q(spec: ArtifactSpec, store: ArtifactStore, progress: Progress = _print) -> str:
     """Train one source-task DQN (RLlib) and store its Q-network."""
     cfg = spec.config
-    budget = check_budget(spec.budget)
-    config = for_budget(PaperDQNConfig(), budget.source_steps).environment(
+    steps = cfg["env_steps"]
+    config = for_budget(PaperDQNConfig(), steps).environment(
         cfg["env_id"], env_config={"obs": spec.obs, "layout_seed": cfg["layout_seed"]}
     )
     config = config.debugging(seed=TRAIN_SEED)
-    q, record = train_q_network(
-        config, budget.source_steps, spec.obs, _dqn_progress(spec.key, budget.source_steps, progress)
-    )
+    q, record = train_q_network(config, steps, spec.obs, _dqn_progress(spec.key, steps, progress))
     staging = store.staging(spec)
     save_frozen(staging / "weights.pt", "source_q", spec.obs, q)
-    return str(store.commit(spec, staging, {"budget": asdict(budget), **record}))
+    return str(store.commit(spec, staging, {"budget": {"source_steps": steps}, **record}))
 
 
 def build_prior_q(spec: ArtifactSpec, store: ArtifactStore, *source_paths: str, progress: Progress = _print) -> str:
@@ -140,6 +143,7 @@ def build_prior_q(spec: ArtifactSpec, store: ArtifactStore, *source_paths: str, 
         "env_ids": list(SOURCE_TASKS),
         "source_paths": list(source_paths),
         "lava_bootstrap": spec.config["lava_bootstrap"],
+        "layout_seed": spec.config["layout_seed"],
     }
     config = for_budget(PaperDQNConfig(), budget.prior_steps).environment(PSEUDO_REWARD_ENV, env_config=env_config)
     config = config.debugging(seed=TRAIN_SEED)

@@ -40,7 +40,7 @@ class PretrainBudget:
 
 PRETRAIN_BUDGETS = {
     "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
-    "quick": PretrainBudget(100_000, 60_000, 60_000, 3_000, 20_000),
+    "quick": PretrainBudget(200_000, 60_000, 60_000, 3_000, 20_000),
     "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
 }
 

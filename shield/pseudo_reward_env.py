@@ -1,7 +1,8 @@
 """The environment Q_p is learned in: the env's reward replaced by the pseudo-reward.
 
-Each episode draws one of `env_ids` on a random layout. The reward of a step (s, a, s')
-is `shield.priors.pseudo_reward` under the frozen source Q-networks.
+Each episode draws one of `env_ids`, on a random layout or, with `layout_seed`, on the
+fixed layout the source DQNs were trained on. The reward of a step (s, a, s') is
+`shield.priors.pseudo_reward` under the frozen source Q-networks.
 
 The terminal-step subtlety (PAPER.md): what follows a terminal step (lava or goal)?
 
@@ -40,6 +41,8 @@ class PseudoRewardEnv(gym.Env):
         gamma: discount of the source tasks.
         lava_bootstrap: "reset" or "terminal" (see module docstring).
         horizon: steps after which a "reset" episode is truncated.
+        layout_seed: every episode uses the layout drawn with this seed (None: a random
+            layout per episode).
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class PseudoRewardEnv(gym.Env):
         gamma: float = 0.99,
         lava_bootstrap: str = "reset",
         horizon: int = 1000,
+        layout_seed: int | None = None,
     ):
         if lava_bootstrap not in LAVA_BOOTSTRAP:
             raise ValueError(f"lava_bootstrap must be one of {list(LAVA_BOOTSTRAP)}, got {lava_bootstrap!r}")
@@ -61,6 +65,7 @@ class PseudoRewardEnv(gym.Env):
         self.gamma = gamma
         self.lava_bootstrap = lava_bootstrap
         self.horizon = horizon
+        self.layout_seed = layout_seed
         self._q_obs: torch.Tensor | None = None  # [N, A] source Q-values of the current obs
         self._t = 0
 
@@ -71,7 +76,8 @@ class PseudoRewardEnv(gym.Env):
 
     def _new_layout(self) -> np.ndarray:
         self.env = self.envs[int(self.np_random.integers(len(self.envs)))]
-        obs, _ = self.env.reset(seed=int(self.np_random.integers(2**31)))
+        seed = self.layout_seed if self.layout_seed is not None else int(self.np_random.integers(2**31))
+        obs, _ = self.env.reset(seed=seed)
         return obs
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

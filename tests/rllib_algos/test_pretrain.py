@@ -7,8 +7,8 @@ import json
 import pytest
 
 from rllib_algos import ShieldedDQNConfig
-from rllib_algos.artifacts import ArtifactError, ArtifactSpec, ArtifactStore
-from rllib_algos.pretrain import EVAL_ENVS, encoder_spec, ensure_artifacts, prior_spec
+from rllib_algos.artifacts import DEFAULT_ROOT, ArtifactError, ArtifactSpec, ArtifactStore
+from rllib_algos.pretrain import DEFAULT_MARGIN, EVAL_ENVS, encoder_spec, ensure_artifacts, prior_spec, source_spec
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +93,21 @@ def test_spec_keys_are_stable_and_distinct():
         encoder_spec("symbolic", "quick", 0)
     with pytest.raises(ValueError, match="kind must be one of"):
         ArtifactSpec.make("critic", "symbolic", "quick")
+
+
+def test_sources_are_shared_by_budgets_that_train_them_equally_long():
+    env_id = "MiniGrid-LavaCrossingS9N1-v0"
+    assert source_spec(env_id, "symbolic", "quick").key == source_spec(env_id, "symbolic", "paper").key
+    assert source_spec(env_id, "symbolic", "smoke").key != source_spec(env_id, "symbolic", "quick").key
+
+
+def test_committed_quick_symbolic_artifacts_are_current_and_meet_the_targets():
+    """A fresh checkout runs a sweep at once: the quick symbolic Q_p and default encoder
+    are committed under today's keys, intact, and meet the targets on held-out layouts."""
+    store = ArtifactStore(DEFAULT_ROOT)
+    prior, encoder = prior_spec("symbolic", "quick"), encoder_spec("symbolic", "quick", DEFAULT_MARGIN)
+    store.check(prior)
+    store.check(encoder)
+    for env_id in EVAL_ENVS:
+        assert store.manifest(prior)["quality"][env_id]["unsafe_flagged"] >= 0.95, env_id
+        assert store.manifest(encoder)["quality"][env_id]["roc_auc"] >= 0.95, env_id

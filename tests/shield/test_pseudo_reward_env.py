@@ -58,3 +58,20 @@ def test_reset_mode_continues_through_deaths_and_terminal_mode_ends_episodes():
 def test_unknown_lava_bootstrap_is_refused():
     with pytest.raises(ValueError, match="lava_bootstrap must be one of"):
         PseudoRewardEnv(["MiniGrid-LavaCrossingS9N1-v0"], "symbolic", [SourceQ()], lava_bootstrap="mask")
+
+
+def test_layout_seed_fixes_every_episodes_layout_and_none_varies_it():
+    envs = ["MiniGrid-LavaCrossingS9N1-v0", "MiniGrid-LavaCrossingS9N2-v0"]
+
+    def first_observations(layout_seed):
+        env = PseudoRewardEnv(envs, "symbolic", [SourceQ()], lava_bootstrap="terminal", layout_seed=layout_seed)
+        seen = {}
+        for episode in range(40):
+            obs, _ = env.reset(seed=episode)
+            seen.setdefault(env.env.spec.id, set()).add(obs.tobytes())
+        return seen
+
+    fixed = first_observations(0)
+    assert set(fixed) == set(envs)  # both tasks are drawn
+    assert all(len(layouts) == 1 for layouts in fixed.values())  # one layout per task
+    assert all(len(layouts) > 5 for layouts in first_observations(None).values())
