@@ -103,10 +103,16 @@ class Plan:
 
 
 def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str, settings: list[dict]) -> str:
-    """A run id derived from what the run computes, so re-running the same command resumes it."""
-    identity = [study.name, args.env, obs, args.budget, args.seeds, settings]
-    if artifacts != STUDY_BUDGETS[args.budget].artifacts:  # ids of runs with the default artifacts unchanged
-        identity.append({"artifacts": artifacts})
+    """A run id derived from what the run computes, so re-running the same command resumes it.
+
+    It includes the keys of the Q_p and encoder artifacts, so a run with rebuilt or
+    re-specified networks starts afresh instead of resuming one made with the old ones.
+    """
+    from rllib_algos.pretrain import encoder_spec, prior_spec  # imports Ray: only once the inputs are checked
+
+    margins = sorted({float(s["margin"]) for s in settings if s["mode"] == "shield"})
+    keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in margins)]
+    identity = [study.name, args.env, obs, args.budget, args.seeds, settings, keys]
     identity = json.dumps(identity, sort_keys=True, default=str)
     short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
     return f"{short_env}-{obs}-{args.budget}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
