@@ -11,7 +11,9 @@ fastest on 2 cores).
 `PaperDQN.training_step` is DQN's, with one change: transitions go into a
 `TransitionReplay` (flat uint8 arrays, prioritised) and train batches go to the Learner
 as arrays, instead of through RLlib's episode replay buffer and learner connector,
-which cost more than the update itself on these networks. Single-agent, 1-step only.
+which cost more than the update itself on these networks; with one Learner each batch
+is one `rllib_algos.learner_step.dqn_update` on the Learner, skipping `LearnerGroup.update`'s
+per-update bookkeeping. Single-agent, 1-step only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
+from ray.rllib.algorithms.dqn.dqn_learner import QF_LOSS_KEY
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -35,6 +38,7 @@ from ray.rllib.utils.metrics import (
     TD_ERROR_KEY,
 )
 
+from rllib_algos.learner_step import dqn_update
 from rllib_algos.replay import TransitionReplay
 from rllib_algos.rl_module import PaperDQNModule
 from shield.networks import QNetwork
@@ -144,8 +148,15 @@ class PaperDQN(DQN):
         if env_steps < self.config.num_steps_sampled_before_learning_starts or len(self.transitions) == 0:
             return
         beta = linear(self.config.replay_beta, env_steps)
+        lean = self.config.num_learners <= 1 and self.config.n_step == 1 and self.config.num_atoms == 1
         for _ in range(sample_and_train_weight):
             idx, arrays = self.transitions.sample(self.config.total_train_batch_size, beta, self._replay_rng)
+            if lean:
+                (done,) = self.learner_group.foreach_learner(dqn_update, batch=arrays, env_steps=env_steps)
+                td_error, loss = done.get()
+                self.transitions.update_priorities(idx, td_error)
+                self.metrics.log_value((LEARNER_RESULTS, DEFAULT_MODULE_ID, QF_LOSS_KEY), loss, window=100)
+                continue
             batch = SampleBatch(
                 {
                     Columns.OBS: arrays["obs"],

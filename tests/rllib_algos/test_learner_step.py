@@ -1,0 +1,80 @@
+"""`dqn_update` against RLlib's own `LearnerGroup.update`, on a real PaperDQN Learner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.columns import Columns
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TD_ERROR_KEY
+
+from rllib_algos import PaperDQNConfig
+from rllib_algos.learner_step import dqn_update
+
+pytestmark = pytest.mark.slow
+
+
+def random_batch(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return {
+        "obs": rng.integers(0, 11, (n, 9, 9, 3), dtype=np.uint8),
+        "next_obs": rng.integers(0, 11, (n, 9, 9, 3), dtype=np.uint8),
+        "actions": rng.integers(0, 7, n),
+        "rewards": rng.random(n, dtype=np.float32),
+        "terminateds": rng.random(n) < 0.2,
+        "weights": rng.random(n, dtype=np.float32) + 0.5,
+    }
+
+
+def parameters(learner) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in learner.module[DEFAULT_MODULE_ID].parameters()]
+
+
+def build():
+    config = (
+        PaperDQNConfig()
+        .environment("MiniGrid-LavaCrossingS9N1-v0", env_config={"obs": "symbolic", "layout_seed": 123})
+        .training(target_network_update_freq=2)
+        .debugging(seed=0)
+    )
+    return config.build_algo()
+
+
+def rllib_update(algo, batch: dict[str, np.ndarray], env_steps: int) -> np.ndarray:
+    sample = SampleBatch(
+        {
+            Columns.OBS: batch["obs"],
+            Columns.NEXT_OBS: batch["next_obs"],
+            Columns.ACTIONS: batch["actions"],
+            Columns.REWARDS: batch["rewards"],
+            Columns.TERMINATEDS: batch["terminateds"],
+            "weights": batch["weights"],
+            "n_step": np.ones(len(batch["actions"]), dtype=np.float32),
+        }
+    )
+    (result,) = algo.learner_group.update(
+        batch=MultiAgentBatch({DEFAULT_MODULE_ID: sample}, env_steps=len(sample)),
+        timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps},
+    )
+    return np.asarray(result[DEFAULT_MODULE_ID][TD_ERROR_KEY].peek()).reshape(-1)
+
+
+def test_dqn_update_steps_the_learner_as_rllibs_update_does(ray_local):
+    rng = np.random.default_rng(0)
+    batches = [random_batch(128, rng) for _ in range(3)]  # the target network syncs after the 2nd
+    theirs, ours = build(), build()  # same seed: same initial networks
+    try:
+        start = parameters(theirs.learner_group._learner)
+        assert all(torch.equal(a, b) for a, b in zip(start, parameters(ours.learner_group._learner), strict=True))
+        for step, batch in enumerate(batches, start=1):
+            td_theirs = rllib_update(theirs, batch, step)
+            td_ours, _ = dqn_update(ours.learner_group._learner, batch, env_steps=step)
+            np.testing.assert_allclose(td_ours, td_theirs, rtol=1e-4, atol=1e-5)
+        after_theirs, after_ours = parameters(theirs.learner_group._learner), parameters(ours.learner_group._learner)
+    finally:
+        theirs.stop()
+        ours.stop()
+    assert not all(torch.equal(a, b) for a, b in zip(start, after_theirs, strict=True))
+    for a, b in zip(after_ours, after_theirs, strict=True):  # online and target networks
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
