@@ -121,7 +121,7 @@ def test_bad_input_is_refused_before_compute(tmp_path):
 
 
 def test_interrupted_study_resumes_without_rerunning_finished_trials(tmp_path):
-    command = [sys.executable, str(ROOT / "sweeps" / "threshold.py"), "--budget", "smoke", "--seeds", "2"]
+    command = [sys.executable, str(ROOT / "sweeps" / "threshold.py"), "--budget", "smoke", "--seeds", "1"]
     command += ["--storage", str(tmp_path), "--d-max", "2.5", "--max-concurrent", "1"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     trials_csv = None
@@ -138,12 +138,12 @@ def test_interrupted_study_resumes_without_rerunning_finished_trials(tmp_path):
     process.send_signal(signal.SIGINT)
     process.wait(timeout=120)
     finished_before = set(pd.read_csv(trials_csv)["trial_id"])
-    assert 2 <= len(finished_before) < 6
+    assert len(finished_before) == 2  # of 3: dqn, priors, shield d_max=2.5, one at a time
 
     resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "Resuming" in resumed.stdout
-    trials = check_tables(trials_csv.parent, n_trials=6)
+    trials = check_tables(trials_csv.parent, n_trials=3)
     assert finished_before <= set(trials["trial_id"])
     for trial_id in finished_before:  # finished trials were not trained again
         (folder,) = trials_csv.parent.glob(f"{trial_id}-*")
@@ -152,7 +152,7 @@ def test_interrupted_study_resumes_without_rerunning_finished_trials(tmp_path):
 
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "Resuming" in again.stdout
-    assert len(pd.read_csv(trials_csv)) == 6
+    assert len(pd.read_csv(trials_csv)) == 3
 
 
 def test_report_rebuilds_tables_from_the_experiment_directory(threshold_run):
