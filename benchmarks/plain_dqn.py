@@ -69,6 +69,7 @@ class PlainDQN:
         self.returns: list[float] = []  # finished episodes' returns, in order
         self.violations = 0  # lava deaths
         self.oracle_rho = oracle_rho
+        self._not_forward = [a for a in range(self.envs.single_action_space.n) if a != FORWARD]
         self.interventions = 0  # actions replaced by the ground-truth shield
 
     def shielded(self, actions: np.ndarray) -> np.ndarray:
@@ -79,8 +80,7 @@ class PlainDQN:
         for i, env in enumerate(self.envs.envs):
             unsafe = actions[i] == FORWARD and not self.autoreset[i] and lava_ahead(env)
             if unsafe and self.rng.random() < self.oracle_rho:
-                others = [a for a in range(self.envs.single_action_space.n) if a != FORWARD]
-                actions[i] = self.rng.choice(others)
+                actions[i] = self.rng.choice(self._not_forward)
                 self.interventions += 1
         return actions
 

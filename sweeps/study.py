@@ -99,7 +99,12 @@ class Plan:
 
     @property
     def margins(self) -> list[float]:
-        return sorted({float(s["margin"]) for s in self.settings if s["mode"] == "shield"})
+        return shield_margins(self.settings)
+
+
+def shield_margins(settings: Sequence[dict]) -> list[float]:
+    """The encoder margins α the shield settings need, sorted."""
+    return sorted({float(s["margin"]) for s in settings if s["mode"] == "shield"})
 
 
 def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str, settings: list[dict]) -> str:
@@ -110,8 +115,7 @@ def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str,
     """
     from rllib_algos.pretrain import encoder_spec, prior_spec  # imports Ray: only once the inputs are checked
 
-    margins = sorted({float(s["margin"]) for s in settings if s["mode"] == "shield"})
-    keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in margins)]
+    keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in shield_margins(settings))]
     identity = [study.name, args.env, obs, args.budget, args.seeds, settings, keys]
     identity = json.dumps(identity, sort_keys=True, default=str)
     short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
