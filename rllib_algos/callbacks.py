@@ -11,11 +11,10 @@ import numpy as np
 import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from rllib_algos.metrics import COUNTERS, derived_metrics, step_counts
-from rllib_algos.rl_module import FLAGGED, PROPOSED, PROPOSED_UNSAFE, REPLACED
+from rllib_algos.metrics import COUNTERS, derived_metrics, step_counts, unpack_decisions
+from rllib_algos.rl_module import SHIELD_DECISIONS
 
 SHIELD = "shield"
-SHIELD_OUTPUTS = (FLAGGED, PROPOSED, PROPOSED_UNSAFE, REPLACED)
 RETURN_WINDOW = 100  # episodes averaged into return_final
 
 
@@ -23,11 +22,13 @@ def _info_column(infos: list[dict], key: str) -> np.ndarray:
     return np.array([info.get(key, 0) for info in infos])
 
 
-def _extra_output(chunk, key: str, default: np.ndarray) -> np.ndarray:
-    """The module's per-step output `key` over the chunk [T]; `default` where absent."""
-    if key not in chunk.extra_model_outputs:
-        return default
-    return np.asarray(chunk.get_extra_model_outputs(key))
+def _decisions(chunk) -> dict[str, np.ndarray]:
+    """The shield's decisions over the chunk's T steps (each [T]): unpacked from the
+    module's output, or "proposed = executed, nothing flagged" for a module without one."""
+    if SHIELD_DECISIONS in chunk.extra_model_outputs:
+        return unpack_decisions(chunk.get_extra_model_outputs(SHIELD_DECISIONS))
+    no = np.zeros(len(chunk), dtype=bool)
+    return dict(proposed=np.asarray(chunk.get_actions()), flagged=no, proposed_unsafe=no, replaced=no)
 
 
 class ShieldCallbacks(RLlibCallback):
@@ -53,20 +54,12 @@ class ShieldCallbacks(RLlibCallback):
             if T == 0:
                 continue
             infos = list(chunk.get_infos())[-T:]  # infos[i] came with the step of action i
-
-            no = np.zeros(T, dtype=bool)
             counts = step_counts(
-                cost=_info_column(infos, "cost"),
-                unsafe_state=_info_column(infos, "unsafe_state"),
-                proposed=_extra_output(chunk, PROPOSED, np.asarray(chunk.get_actions())),
-                flagged=_extra_output(chunk, FLAGGED, no),
-                proposed_unsafe=_extra_output(chunk, PROPOSED_UNSAFE, no),
-                replaced=_extra_output(chunk, REPLACED, no),
+                cost=_info_column(infos, "cost"), unsafe_state=_info_column(infos, "unsafe_state"), **_decisions(chunk)
             )
             for key, value in counts.items():
                 totals[key] += value
-            for key in SHIELD_OUTPUTS:  # counted; replay need not copy them on every sample
-                chunk.extra_model_outputs.pop(key, None)
+            chunk.extra_model_outputs.pop(SHIELD_DECISIONS, None)  # counted; replay need not copy it
         for key, value in totals.items():
             metrics_logger.log_value((SHIELD, key), value, reduce="lifetime_sum")
 

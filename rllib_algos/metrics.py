@@ -57,6 +57,31 @@ def step_counts(
     }
 
 
+# One int per step packs the shield's decisions (see `pack_decisions`): the proposed
+# action in the low bits, then three flags. One extra model output per step instead of four.
+_ACTION_BITS = 7
+_FLAGGED, _PROPOSED_UNSAFE, _REPLACED = 8, 16, 32
+
+
+def pack_decisions(proposed, flagged, proposed_unsafe, replaced):
+    """[B] proposed actions (< 8) and three [B] bool masks → [B] ints, one per step.
+
+    Works alike on numpy arrays and torch tensors (the module packs, the callbacks unpack).
+    """
+    return proposed + flagged * _FLAGGED + proposed_unsafe * _PROPOSED_UNSAFE + replaced * _REPLACED
+
+
+def unpack_decisions(packed: np.ndarray) -> dict[str, np.ndarray]:
+    """Inverse of `pack_decisions`: {"proposed", "flagged", "proposed_unsafe", "replaced"}, each [B]."""
+    packed = np.asarray(packed, dtype=np.int64)
+    return {
+        "proposed": packed & _ACTION_BITS,
+        "flagged": (packed & _FLAGGED) > 0,
+        "proposed_unsafe": (packed & _PROPOSED_UNSAFE) > 0,
+        "replaced": (packed & _REPLACED) > 0,
+    }
+
+
 def ratio(numerator: float, denominator: float) -> float:
     """numerator / denominator; NaN when the denominator is 0 (undefined, not 0)."""
     return numerator / denominator if denominator else math.nan

@@ -20,17 +20,16 @@ from ray.rllib.algorithms.dqn.torch.default_dqn_torch_rl_module import DefaultDQ
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
+from rllib_algos.metrics import pack_decisions
 from shield.decision import ShieldParams, check_actions, flag_states
 from shield.envs import OBS_KINDS, obs_shape
 from shield.networks import QNetwork
 from shield.unsafe_buffer import UnsafeBuffer
 from shield.weights import load_frozen
 
-# Extra model outputs, one value per step, read by `ShieldCallbacks`.
-FLAGGED = "shield_flagged"
-PROPOSED = "shield_proposed"
-PROPOSED_UNSAFE = "shield_proposed_unsafe"
-REPLACED = "shield_replaced"
+# The extra model output, one int per step (`rllib_algos.metrics.pack_decisions`), read by
+# `ShieldCallbacks`.
+SHIELD_DECISIONS = "shield_decisions"
 
 
 def obs_kind_of(shape: tuple[int, ...]) -> str:
@@ -68,6 +67,12 @@ class PaperDQNModule(DefaultDQNTorchRLModule):
         self.obs_kind = obs_kind_of(self.observation_space.shape)
         q = QNetwork(self.obs_kind, int(self.action_space.n))
         self.encoder, self.af = q.torso, q.head
+
+    def train(self, mode: bool = True) -> PaperDQNModule:
+        """Switch mode only when it changes: RLlib calls this around every forward pass, and
+        the recursive switch cost ~3% of a training step (the networks have no dropout or
+        batch norm, so the mode changes no output)."""
+        return self if mode == self.training else super().train(mode)
 
     def _qf_forward_helper(self, batch: dict, encoder: torch.nn.Module, head: torch.nn.Module) -> dict:
         return {QF_PREDS: head(encoder(batch[Columns.OBS]))}
@@ -149,8 +154,5 @@ class ShieldedDQNModule(PaperDQNModule):
             proposed_unsafe, replaced = decision.proposed_unsafe, decision.replaced
         else:
             proposed_unsafe = replaced = flagged
-        out[PROPOSED] = proposed
-        out[FLAGGED] = flagged
-        out[PROPOSED_UNSAFE] = proposed_unsafe
-        out[REPLACED] = replaced
+        out[SHIELD_DECISIONS] = pack_decisions(proposed, flagged, proposed_unsafe, replaced)
         return out

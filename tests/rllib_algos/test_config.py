@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rllib_algos import ShieldedDQNConfig
-from rllib_algos.metrics import derived_metrics, step_counts
+from rllib_algos.metrics import derived_metrics, pack_decisions, step_counts, unpack_decisions
 from shield.envs import FORWARD
 from shield.weights import build, save_frozen
 
@@ -122,3 +122,16 @@ def test_step_counts_against_hand_computed_cases():
 def test_undefined_rates_are_nan_not_zero():
     rates = derived_metrics({"steps": 10})
     assert all(rates[k] != rates[k] for k in ("state_precision", "action_recall", "return_auc"))
+
+
+def test_packed_decisions_round_trip_from_torch_to_numpy():
+    """The module packs torch tensors; the callbacks unpack numpy: every combination survives."""
+    proposed = torch.arange(7).repeat_interleave(8)  # 56 steps: 7 actions × 8 flag patterns
+    bits = torch.arange(8).repeat(7)
+    flagged, judged, replaced = (bits & 1) > 0, (bits & 2) > 0, (bits & 4) > 0
+    packed = pack_decisions(proposed, flagged, judged, replaced).numpy()
+    out = unpack_decisions(packed)
+    assert (out["proposed"] == proposed.numpy()).all()
+    assert (out["flagged"] == flagged.numpy()).all()
+    assert (out["proposed_unsafe"] == judged.numpy()).all()
+    assert (out["replaced"] == replaced.numpy()).all()
