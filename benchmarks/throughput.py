@@ -8,8 +8,9 @@ the same DQN settings (`PaperDQNConfig` defaults), 8 vector envs and one torch t
 - PaperDQN: the same with `TransitionReplay` (flat uint8 arrays, no episode objects);
 - ShieldedDQN: PaperDQN plus the shield and its metric callbacks.
 
-The shield uses frozen networks with random weights (its cost does not depend on their
-values). Timing starts after learning has begun; variants alternate over `--rounds`.
+The shield uses the committed quick encoder and Q_p where they exist (symbolic), else
+frozen networks with random weights, which flag about every state: the shield's worst
+case. Timing starts after learning has begun; variants alternate over `--rounds`.
 
     python benchmarks/throughput.py                    # symbolic and pixels
     python benchmarks/throughput.py --obs symbolic --steps 4000 --rounds 2
@@ -30,7 +31,9 @@ from ray.rllib.algorithms.dqn import DQNConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_algos import ShieldedDQNConfig
+from rllib_algos.artifacts import ArtifactStore
 from rllib_algos.paper_dqn import PaperDQNConfig
+from rllib_algos.pretrain import encoder_spec, prior_spec
 from rllib_algos.rl_module import PaperDQNModule
 from shield.weights import build, save_frozen
 
@@ -75,9 +78,21 @@ def paper_config(obs: str, warmup: int, steps: int) -> DQNConfig:
     return configure(PaperDQNConfig(), obs, warmup, steps)
 
 
-def shield_config(obs: str, warmup: int, steps: int, folder: Path) -> DQNConfig:
+def shield_networks(obs: str, folder: Path) -> tuple[str, str, str]:
+    """(encoder file, Q_p file, where they come from): the committed quick artifacts where
+    present, else random weights. The trained ones flag as few states as in a real run, and
+    Q_p runs only on flagged states; random ones flag about every state (the worst case)."""
+    store = ArtifactStore()
+    specs = encoder_spec(obs, "quick"), prior_spec(obs, "quick")
+    if all(store.is_ready(spec) for spec in specs):
+        return str(store.weights(specs[0])), str(store.weights(specs[1])), "trained (quick artifacts)"
     encoder = save_frozen(folder / f"encoder_{obs}.pt", "encoder", obs, build("encoder", obs))
     prior_q = save_frozen(folder / f"prior_q_{obs}.pt", "prior_q", obs, build("prior_q", obs))
+    return str(encoder), str(prior_q), "random weights (no quick artifacts)"
+
+
+def shield_config(obs: str, warmup: int, steps: int, folder: Path) -> DQNConfig:
+    encoder, prior_q, _ = shield_networks(obs, folder)
     config = ShieldedDQNConfig().shield(mode="shield", encoder_path=str(encoder), prior_q_path=str(prior_q))
     return configure(config, obs, warmup, steps)
 
@@ -139,7 +154,10 @@ def main() -> None:
                     rates[name].append(measure_variant(name, obs, run_args, Path(folder)))
                     print(f"  {obs} {name}: {rates[name][-1]:.1f} env steps/s", flush=True)
             median = {name: statistics.median(values) for name, values in rates.items()}
-            print(f"obs={obs}  steps/chunk={run_args.steps}  chunks={args.iterations}")
+            print(
+                f"obs={obs}  steps/chunk={run_args.steps}  chunks={args.iterations}  "
+                f"shield networks: {shield_networks(obs, Path(folder))[2]}"
+            )
             for name, value in median.items():
                 print(f"  {name:22s} {value:8.1f} env steps/s   {value / median[VARIANTS[0]]:5.2f} of the plain loop")
             shielded = median["ShieldedDQN (shield)"]
