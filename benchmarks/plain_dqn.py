@@ -36,10 +36,12 @@ class PlainDQN:
         warmup: int | None = None,
         seed: int = 0,
         oracle_rho: float = 0.0,
+        target_period: int | None = None,
     ):
         """`total_steps` scales ε, β and (unless `warmup` is given) the learning start, as `for_budget`.
 
         `oracle_rho` > 0 turns on the ground-truth shield with that ρ (see module docstring).
+        `target_period`: env steps between target-network copies (default the paper's 500).
         """
         paper = for_budget(PaperDQNConfig(), total_steps)
         torch.manual_seed(seed)
@@ -56,7 +58,8 @@ class PlainDQN:
             paper.replay_buffer_config["capacity"], space.shape, space.dtype, paper.replay_buffer_config["alpha"]
         )
         self.gamma, self.batch = paper.gamma, paper.train_batch_size_per_learner
-        self.target_every, self.grad_clip = paper.target_network_update_freq, paper.grad_clip
+        self.target_every = target_period or paper.target_network_update_freq
+        self.grad_clip = paper.grad_clip
         self.update_every = round(paper.train_batch_size_per_learner / paper.training_intensity)  # env steps
         self.epsilon, self.beta = paper.epsilon, paper.replay_beta
         self.warmup = paper.num_steps_sampled_before_learning_starts if warmup is None else warmup
@@ -141,11 +144,19 @@ class PlainDQN:
 
 
 def learn(
-    env_id: str, obs: str, layout_seed: int, total_steps: int, oracle_rho: float = 0.0, report_every: int = 10_000
+    env_id: str,
+    obs: str,
+    layout_seed: int,
+    total_steps: int,
+    oracle_rho: float = 0.0,
+    report_every: int = 10_000,
+    target_period: int | None = None,
 ) -> PlainDQN:
     """Train for `total_steps` (the paper's schedule) printing the mean return of the last
     100 episodes and the violations so far every `report_every` steps."""
-    agent = PlainDQN(env_id, obs, layout_seed, total_steps, seed=layout_seed, oracle_rho=oracle_rho)
+    agent = PlainDQN(
+        env_id, obs, layout_seed, total_steps, seed=layout_seed, oracle_rho=oracle_rho, target_period=target_period
+    )
     start = time.perf_counter()
     while agent.steps < total_steps:
         agent.run(report_every)
@@ -182,6 +193,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--oracle-shield", type=float, default=0.0, metavar="RHO", help="ground-truth shield with this rho (0: off)"
     )
+    parser.add_argument(
+        "--target-period", type=int, default=None, help="env steps between target copies (default: the paper's 500)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    learn(args.env, args.obs, args.layout_seed, args.steps, args.oracle_shield)
+    learn(args.env, args.obs, args.layout_seed, args.steps, args.oracle_shield, target_period=args.target_period)
