@@ -23,6 +23,16 @@ from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial
 MANIFEST = "manifest.json"
 
 
+def latest_per_iteration(results: list[dict]) -> list[dict]:
+    """One result per training iteration, the last one logged, in iteration order.
+
+    A trial resumed from a checkpoint logs again the iterations after that checkpoint; its
+    first attempt's rows for them are superseded.
+    """
+    by_iteration = {result.get("training_iteration", i): result for i, result in enumerate(results)}
+    return [by_iteration[key] for key in sorted(by_iteration)]
+
+
 def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials [TRIAL_COLUMNS], curves [setting, seed, trial_id, env_steps, return_final,
     violations_total]) from every trial folder under `experiment_dir`."""
@@ -35,7 +45,9 @@ def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         results_path = params.parent / "result.json"
         if not results_path.exists():
             continue
-        results = [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
+        results = latest_per_iteration(
+            [json.loads(line) for line in results_path.read_text().splitlines() if line.strip()]
+        )
         if not results:
             continue
         config = json.loads(params.read_text())

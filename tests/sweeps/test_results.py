@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES, paper_comparison
+from sweeps.report import latest_per_iteration
 from sweeps.results import (
     HYPERVOLUME_COLUMNS,
     PARETO_COLUMNS,
@@ -128,3 +129,11 @@ def test_a_setting_without_finished_episodes_ranks_last_in_return():
     row = table.loc["shield d_max=4 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"]
     assert np.isnan(row["return_final_mean"]) and not row["on_front"]
     assert "d_max=2.5" in row["dominated_by"]
+
+
+def test_a_resumed_trials_repeated_iterations_keep_the_last_attempt():
+    first = [{"training_iteration": i, "x": "first"} for i in (1, 2, 3, 4)]
+    resumed = [{"training_iteration": i, "x": "resumed"} for i in (3, 4, 5)]  # restored after iteration 2
+    kept = latest_per_iteration(first + resumed)
+    assert [r["training_iteration"] for r in kept] == [1, 2, 3, 4, 5]
+    assert [r["x"] for r in kept] == ["first", "first", "resumed", "resumed", "resumed"]
