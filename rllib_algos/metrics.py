@@ -11,6 +11,7 @@ ahead; a proposed action is unsafe when it is ``forward`` in such a state.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 
@@ -63,7 +64,10 @@ _ACTION_BITS = 7
 _FLAGGED, _PROPOSED_UNSAFE, _REPLACED = 8, 16, 32
 
 
-def pack_decisions(proposed, flagged, proposed_unsafe, replaced):
+ArrayT = TypeVar("ArrayT")  # a numpy array or a torch tensor
+
+
+def pack_decisions(proposed: ArrayT, flagged: ArrayT, proposed_unsafe: ArrayT, replaced: ArrayT) -> ArrayT:
     """[B] proposed actions (< 8) and three [B] bool masks → [B] ints, one per step.
 
     Works alike on numpy arrays and torch tensors (the module packs, the callbacks unpack).
