@@ -91,9 +91,8 @@ def shield_networks(obs: str, folder: Path) -> tuple[str, str, str]:
     return str(encoder), str(prior_q), "random weights (no quick artifacts)"
 
 
-def shield_config(obs: str, warmup: int, steps: int, folder: Path) -> DQNConfig:
-    encoder, prior_q, _ = shield_networks(obs, folder)
-    config = ShieldedDQNConfig().shield(mode="shield", encoder_path=str(encoder), prior_q_path=str(prior_q))
+def shield_config(obs: str, warmup: int, steps: int, encoder: str, prior_q: str) -> DQNConfig:
+    config = ShieldedDQNConfig().shield(mode="shield", encoder_path=encoder, prior_q_path=prior_q)
     return configure(config, obs, warmup, steps)
 
 
@@ -119,14 +118,16 @@ def measure(config: DQNConfig, iterations: int) -> float:
 VARIANTS = ("plain PyTorch loop", "stock RLlib DQN", "PaperDQN", "ShieldedDQN (shield)")
 
 
-def measure_variant(name: str, obs: str, args: argparse.Namespace, folder: Path) -> float:
+def measure_variant(name: str, obs: str, args: argparse.Namespace, networks: tuple[str, str, str]) -> float:
+    """Env steps/s of variant `name`; `networks` are the shield's (see `shield_networks`)."""
     if name == "plain PyTorch loop":
         return measure_plain(ENV, obs, args.warmup, args.steps, args.iterations)
     if name == "stock RLlib DQN":
         return measure(stock_config(obs, args.warmup, args.steps), args.iterations)
     if name == "PaperDQN":
         return measure(paper_config(obs, args.warmup, args.steps), args.iterations)
-    return measure(shield_config(obs, args.warmup, args.steps, folder), args.iterations)
+    encoder, prior_q, _ = networks
+    return measure(shield_config(obs, args.warmup, args.steps, encoder, prior_q), args.iterations)
 
 
 def main() -> None:
@@ -148,16 +149,14 @@ def main() -> None:
             run_args = argparse.Namespace(**vars(args))
             if obs == "pixels":
                 run_args.steps = args.pixel_steps
+            networks = shield_networks(obs, Path(folder))
             rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
             for _ in range(args.rounds):  # variants alternate, so drifts hit them alike
                 for name in VARIANTS:
-                    rates[name].append(measure_variant(name, obs, run_args, Path(folder)))
+                    rates[name].append(measure_variant(name, obs, run_args, networks))
                     print(f"  {obs} {name}: {rates[name][-1]:.1f} env steps/s", flush=True)
             median = {name: statistics.median(values) for name, values in rates.items()}
-            print(
-                f"obs={obs}  steps/chunk={run_args.steps}  chunks={args.iterations}  "
-                f"shield networks: {shield_networks(obs, Path(folder))[2]}"
-            )
+            print(f"obs={obs}  steps/chunk={run_args.steps}  chunks={args.iterations}  shield networks: {networks[2]}")
             for name, value in median.items():
                 print(f"  {name:22s} {value:8.1f} env steps/s   {value / median[VARIANTS[0]]:5.2f} of the plain loop")
             shielded = median["ShieldedDQN (shield)"]

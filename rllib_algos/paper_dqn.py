@@ -110,6 +110,23 @@ def episode_transitions(chunk) -> tuple[np.ndarray, ...] | None:
     return observations[:-1], np.asarray(chunk.get_actions()), rewards, observations[1:], terminateds
 
 
+def learner_batch(arrays: dict[str, np.ndarray]) -> MultiAgentBatch:
+    """A `TransitionReplay.sample` batch as the MultiAgentBatch `LearnerGroup.update` takes (1-step)."""
+    n = len(arrays["actions"])
+    batch = SampleBatch(
+        {
+            Columns.OBS: arrays["obs"],
+            Columns.NEXT_OBS: arrays["next_obs"],
+            Columns.ACTIONS: arrays["actions"],
+            Columns.REWARDS: arrays["rewards"],
+            Columns.TERMINATEDS: arrays["terminateds"],
+            "weights": arrays["weights"],
+            "n_step": np.ones(n, dtype=np.float32),
+        }
+    )
+    return MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=n)
+
+
 class PaperDQN(DQN):
     """RLlib's DQN whose replay is a `TransitionReplay` (see module docstring)."""
 
@@ -157,20 +174,8 @@ class PaperDQN(DQN):
                 self.transitions.update_priorities(idx, td_error)
                 self.metrics.log_value((LEARNER_RESULTS, DEFAULT_MODULE_ID, QF_LOSS_KEY), loss, window=100)
                 continue
-            batch = SampleBatch(
-                {
-                    Columns.OBS: arrays["obs"],
-                    Columns.NEXT_OBS: arrays["next_obs"],
-                    Columns.ACTIONS: arrays["actions"],
-                    Columns.REWARDS: arrays["rewards"],
-                    Columns.TERMINATEDS: arrays["terminateds"],
-                    "weights": arrays["weights"],
-                    "n_step": np.ones(len(idx), dtype=np.float32),
-                }
-            )
             learner_results = self.learner_group.update(
-                batch=MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=len(idx)),
-                timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps},
+                batch=learner_batch(arrays), timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps}
             )
             td_errors = [
                 np.asarray(result[DEFAULT_MODULE_ID].pop(TD_ERROR_KEY).peek())

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.core.columns import Columns
-from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TD_ERROR_KEY
 
 from rllib_algos import PaperDQNConfig
 from rllib_algos.learner_step import dqn_update
+from rllib_algos.paper_dqn import learner_batch
 
 pytestmark = pytest.mark.slow
 
@@ -42,20 +41,9 @@ def build():
 
 
 def rllib_update(algo, batch: dict[str, np.ndarray], env_steps: int) -> np.ndarray:
-    sample = SampleBatch(
-        {
-            Columns.OBS: batch["obs"],
-            Columns.NEXT_OBS: batch["next_obs"],
-            Columns.ACTIONS: batch["actions"],
-            Columns.REWARDS: batch["rewards"],
-            Columns.TERMINATEDS: batch["terminateds"],
-            "weights": batch["weights"],
-            "n_step": np.ones(len(batch["actions"]), dtype=np.float32),
-        }
-    )
+    """RLlib's own update, fed as PaperDQN's fallback path (several Learners) feeds it."""
     (result,) = algo.learner_group.update(
-        batch=MultiAgentBatch({DEFAULT_MODULE_ID: sample}, env_steps=len(sample)),
-        timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps},
+        batch=learner_batch(batch), timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps}
     )
     return np.asarray(result[DEFAULT_MODULE_ID][TD_ERROR_KEY].peek()).reshape(-1)
 
