@@ -11,7 +11,7 @@ import numpy as np
 import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from rllib_algos.metrics import COUNTERS, derived_metrics, step_counts, unpack_decisions
+from rllib_algos.metrics import COUNTERS, RecentReturns, derived_metrics, step_counts, unpack_decisions
 from rllib_algos.rl_module import SHIELD_DECISIONS
 
 SHIELD = "shield"
@@ -32,7 +32,16 @@ def _decisions(chunk) -> dict[str, np.ndarray]:
 
 
 class ShieldCallbacks(RLlibCallback):
-    """Fills the unsafe buffer on every lava death and logs the shield's metrics."""
+    """Fills the unsafe buffer on every lava death and logs the shield's metrics.
+
+    ``return_final`` is the mean return of the last `RETURN_WINDOW` finished episodes,
+    whatever iteration they ended in: the EnvRunner keeps them (`RecentReturns`) and logs
+    their mean after every sample, so an iteration in which no episode ends still reports it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recent_returns = RecentReturns(RETURN_WINDOW)
 
     def on_episode_end(self, *, episode, rl_module=None, metrics_logger=None, **kwargs) -> None:
         if episode.is_terminated and episode.get_infos(-1).get("cost", 0.0) > 0:
@@ -42,7 +51,7 @@ class ShieldCallbacks(RLlibCallback):
         episode_return = episode.get_return() + sum(
             chunk.get_return() for chunk in kwargs.get("prev_episode_chunks") or []
         )
-        metrics_logger.log_value((SHIELD, "return_final"), episode_return, reduce="mean", window=RETURN_WINDOW)
+        self.recent_returns.add(episode_return)
         metrics_logger.log_value((SHIELD, "episodes"), 1, reduce="lifetime_sum")
         metrics_logger.log_value((SHIELD, "return_sum"), episode_return, reduce="lifetime_sum")
 
@@ -62,6 +71,8 @@ class ShieldCallbacks(RLlibCallback):
             chunk.extra_model_outputs.pop(SHIELD_DECISIONS, None)  # counted; replay need not copy it
         for key, value in totals.items():
             metrics_logger.log_value((SHIELD, key), value, reduce="lifetime_sum")
+        if len(self.recent_returns):
+            metrics_logger.log_value((SHIELD, "return_final"), self.recent_returns.mean(), reduce="mean", window=1)
 
     def on_train_result(self, *, result: dict, **kwargs) -> None:
         shield = result.get("env_runners", {}).get(SHIELD)

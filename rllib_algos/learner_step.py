@@ -4,7 +4,7 @@
 reduces every metric of every update. On the symbolic network that bookkeeping costs
 about as much as the update itself (an update takes 27 ms through RLlib against 15 ms in
 a plain PyTorch loop, one core). `dqn_update` computes the same loss as RLlib's DQN
-learner for 1-step, non-distributional Q-learning (PAPER.md: Huber or squared TD error
+learner for non-distributional n-step Q-learning (PAPER.md: Huber or squared TD error
 weighted by the importance weights; double Q: the target network evaluated at the online
 network's argmax), clips the gradients' global norm at ``grad_clip``, steps the Learner's
 own optimizer and lets the Learner sync its target network and learning rate
@@ -27,9 +27,11 @@ def dqn_update(learner: Learner, batch: dict[str, np.ndarray], env_steps: int) -
     """One gradient step of `learner`'s DQN module on `batch`.
 
     Args:
-        learner: a local RLlib Learner of a DQN config (``n_step`` 1, ``num_atoms`` 1).
-        batch: ``obs``, ``next_obs`` (uint8 [B, ...]), ``actions`` [B], ``rewards`` [B],
-            ``terminateds`` [B] (bool) and ``weights`` [B] (importance weights).
+        learner: a local RLlib Learner of a DQN config (``num_atoms`` 1).
+        batch: ``obs``, ``next_obs`` (uint8 [B, ...]), ``actions`` [B], ``rewards`` [B]
+            (discounted sums over the steps a transition spans), ``terminateds`` [B] (bool),
+            ``weights`` [B] (importance weights) and optionally ``n_steps`` [B] (steps each
+            transition spans: the bootstrap is discounted by γ^n_steps; default 1).
         env_steps: environment steps sampled so far (target-network and lr schedules).
 
     Returns:
@@ -44,7 +46,8 @@ def dqn_update(learner: Learner, batch: dict[str, np.ndarray], env_steps: int) -
     with torch.no_grad():
         chooser = out[QF_NEXT_PREDS] if config.double_q else out[QF_TARGET_NEXT_PREDS]
         next_q = out[QF_TARGET_NEXT_PREDS].gather(1, chooser.argmax(dim=1, keepdim=True)).squeeze(1)
-        target = t["rewards"] + config.gamma * (1.0 - t["terminateds"].float()) * next_q
+        discount = config.gamma ** t["n_steps"] if "n_steps" in t else config.gamma
+        target = t["rewards"] + discount * (1.0 - t["terminateds"].float()) * next_q
     loss_fn = torch.nn.functional.huber_loss if config.td_error_loss_fn == "huber" else torch.nn.functional.mse_loss
     loss = (t["weights"] * loss_fn(q, target, reduction="none")).mean()
     optimizer = learner.get_optimizer(DEFAULT_MODULE_ID)

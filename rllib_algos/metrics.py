@@ -11,6 +11,7 @@ ahead; a proposed action is unsafe when it is ``forward`` in such a state.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import TypeVar
 
 import numpy as np
@@ -109,3 +110,20 @@ def derived_metrics(counts: dict[str, float]) -> dict[str, float]:
         "action_recall": ratio(get("action_tp"), get("action_tp") + get("action_fn")),
         "return_auc": ratio(get("return_sum"), get("episodes")),
     }
+
+
+class RecentReturns:
+    """The returns of the last `window` finished episodes, in the order they ended."""
+
+    def __init__(self, window: int):
+        self.returns: deque[float] = deque(maxlen=int(window))
+
+    def __len__(self) -> int:
+        return len(self.returns)
+
+    def add(self, episode_return: float) -> None:
+        self.returns.append(float(episode_return))
+
+    def mean(self) -> float:
+        """Mean of the kept returns; NaN before any episode has ended."""
+        return float(np.mean(self.returns)) if self.returns else math.nan

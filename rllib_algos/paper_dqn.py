@@ -13,7 +13,8 @@ fastest on 2 cores).
 as arrays, instead of through RLlib's episode replay buffer and learner connector,
 which cost more than the update itself on these networks; with one Learner each batch
 is one `rllib_algos.learner_step.dqn_update` on the Learner, skipping `LearnerGroup.update`'s
-per-update bookkeeping. Single-agent, 1-step only.
+per-update bookkeeping. Single-agent. n-step returns (`n_step`, an integer) are
+computed across a sampled episode's chunks by `rllib_algos.replay.NStepReturns`.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from ray.rllib.utils.metrics import (
     TD_ERROR_KEY,
 )
 
+from rllib_algos.agents import PAPER_AGENT, agent_preset
 from rllib_algos.learner_step import dqn_update
-from rllib_algos.replay import TransitionReplay
+from rllib_algos.replay import NStepReturns, TransitionReplay
 from rllib_algos.rl_module import PaperDQNModule
 from shield.networks import QNetwork
 
@@ -82,6 +84,22 @@ class PaperDQNConfig(DQNConfig):
         self.num_env_runners = 0
         self.num_envs_per_env_runner = 8
         self.rollout_fragment_length = 10
+        self.agent_preset = PAPER_AGENT
+
+    def agent(self, preset: str) -> PaperDQNConfig:
+        """Apply the agent preset `preset` (`rllib_algos.agents.AGENT_PRESETS`) and record
+        its name in the config (``agent_preset``), hence in every trial's params and row."""
+        settings = agent_preset(preset)
+        self.agent_preset = settings.name
+        self.n_step = settings.n_step
+        return self
+
+    def validate(self) -> None:
+        """RLlib's checks, then what PaperDQN's replay supports."""
+        agent_preset(self.agent_preset)
+        if isinstance(self.n_step, bool) or not isinstance(self.n_step, int) or self.n_step < 1:
+            raise ValueError(f"n_step must be an integer >= 1 (PaperDQN does not sample ranges), got {self.n_step!r}")
+        super().validate()
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         return RLModuleSpec(module_class=PaperDQNModule)
@@ -98,20 +116,19 @@ def for_budget(config: DQNConfig, env_steps: int) -> DQNConfig:
     return config
 
 
-def episode_transitions(chunk) -> tuple[np.ndarray, ...] | None:
-    """(obs, actions, rewards, next_obs, terminateds) of an RLlib episode chunk."""
-    T = len(chunk)
-    if T == 0:
+def chunk_arrays(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(observations [T + 1, ...], actions [T], rewards [T]) of an RLlib episode chunk."""
+    if len(chunk) == 0:
         return None
-    observations = np.asarray(chunk.get_observations())  # [T + 1, ...]
-    terminateds = np.zeros(T, dtype=bool)
-    terminateds[-1] = chunk.is_terminated
-    rewards = np.asarray(chunk.get_rewards(), dtype=np.float32)
-    return observations[:-1], np.asarray(chunk.get_actions()), rewards, observations[1:], terminateds
+    return (
+        np.asarray(chunk.get_observations()),
+        np.asarray(chunk.get_actions()),
+        np.asarray(chunk.get_rewards(), dtype=np.float32),
+    )
 
 
 def learner_batch(arrays: dict[str, np.ndarray]) -> MultiAgentBatch:
-    """A `TransitionReplay.sample` batch as the MultiAgentBatch `LearnerGroup.update` takes (1-step)."""
+    """A `TransitionReplay.sample` batch as the MultiAgentBatch `LearnerGroup.update` takes."""
     n = len(arrays["actions"])
     batch = SampleBatch(
         {
@@ -121,7 +138,7 @@ def learner_batch(arrays: dict[str, np.ndarray]) -> MultiAgentBatch:
             Columns.REWARDS: arrays["rewards"],
             Columns.TERMINATEDS: arrays["terminateds"],
             "weights": arrays["weights"],
-            "n_step": np.ones(n, dtype=np.float32),
+            "n_step": arrays.get("n_steps", np.ones(n, dtype=np.float32)),
         }
     )
     return MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=n)
@@ -144,6 +161,7 @@ class PaperDQN(DQN):
             alpha=self.config.replay_buffer_config["alpha"],
         )
         self._replay_rng = np.random.default_rng(self.config.seed)
+        self.n_step_returns = NStepReturns(self.config.n_step, self.config.gamma)
 
     def training_step(self) -> None:
         store_weight, sample_and_train_weight = calculate_rr_weights(self.config)
@@ -157,7 +175,10 @@ class PaperDQN(DQN):
             )
             self.metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
             for chunk in episodes:
-                transitions = episode_transitions(chunk)
+                arrays = chunk_arrays(chunk)
+                if arrays is None:
+                    continue
+                transitions = self.n_step_returns.add(chunk.id_, *arrays, chunk.is_terminated, chunk.is_done)
                 if transitions is not None:
                     self.transitions.add(*transitions)
 
@@ -165,7 +186,7 @@ class PaperDQN(DQN):
         if env_steps < self.config.num_steps_sampled_before_learning_starts or len(self.transitions) == 0:
             return
         beta = linear(self.config.replay_beta, env_steps)
-        lean = self.config.num_learners <= 1 and self.config.n_step == 1 and self.config.num_atoms == 1
+        lean = self.config.num_learners <= 1 and self.config.num_atoms == 1
         for _ in range(sample_and_train_weight):
             idx, arrays = self.transitions.sample(self.config.total_train_batch_size, beta, self._replay_rng)
             if lean:

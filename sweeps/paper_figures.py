@@ -27,6 +27,8 @@ class PaperFigure:
 PAPER_FIGURES = (
     PaperFigure("DQN", "dqn", 0.57, 1055.0),
     PaperFigure("DQN + domain priors (rho 0.95)", "priors rho=0.95 tau=0", 0.0, 40.0),
+    # shown in the paper's figure without figures in its text: compared as ours alone
+    PaperFigure("DQN + domain priors (rho 0.5)", "priors rho=0.5 tau=0", math.nan, math.nan),
     PaperFigure(
         "shield (the paper's method)", "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0", 0.93, 100.0
     ),

@@ -1,33 +1,41 @@
-"""Study: reproduce the paper on LavaCrossingS9N1 (dqn, priors ρ=0.95, shield at the paper's settings).
+"""Study: reproduce the paper on LavaCrossingS9N1 (dqn, priors ρ=0.95 and ρ=0.5, shield at the paper's settings).
 
-200K environment steps per trial, fixed layouts with seeds 123, 456, 789; writes the usual
+200K environment steps per trial, fixed layouts with seeds 123, 456, 789, 1000, 1001; writes the usual
 tables and plots plus paper_comparison.csv/.png (our final figures beside the paper's), and
-copies them with the manifest into ``<storage>/reproduce/`` (the committed results/reproduce/).
+copies them with the manifest into ``<storage>/reproduce/<agent>/`` (the committed results/reproduce/).
 
-python sweeps/reproduce.py                                 # symbolic, about an hour on 2 cores
+python sweeps/reproduce.py                                 # symbolic, default agent, ~2 hours on 2 cores
+python sweeps/reproduce.py --agent paper                   # the paper's agent exactly
 python sweeps/reproduce.py --obs pixels --artifacts paper  # the paper's input (GPU advised)
 """
 
+import json
 import shutil
 from pathlib import Path
 
-from sweeps.study import Study, main
+from sweeps.study import DEFAULTS, Study, main
 
 PUBLISHED = ("*.csv", "*.png", "manifest.json")
 
 
 def publish(run_dir: Path) -> None:
-    """Copy the run's tables, plots and manifest next to the run folder (results/reproduce/)."""
+    """Copy the run's tables, plots and manifest beside the run folders, one folder per
+    agent preset (results/reproduce/<agent>/)."""
+    agent = json.loads((Path(run_dir) / "manifest.json").read_text()).get("agent", "paper")
+    target = Path(run_dir).parent / agent
+    target.mkdir(exist_ok=True)
     for pattern in PUBLISHED:
         for path in Path(run_dir).glob(pattern):
-            shutil.copy2(path, Path(run_dir).parent / path.name)
+            shutil.copy2(path, target / path.name)
 
 
 STUDY = Study(
     name="reproduce",
-    description="The paper's three methods on MiniGrid-LavaCrossingS9N1, 200K steps, seeds 123/456/789.",
-    defaults={"budget": "paper", "obs": "symbolic", "artifacts": "quick"},
+    description="The paper's methods on MiniGrid-LavaCrossingS9N1 (dqn, priors rho 0.95 and 0.5, shield), "
+    "200K steps, seeds 123/456/789/1000/1001.",
+    defaults={"budget": "paper", "obs": "symbolic", "artifacts": "quick", },
     after_run=publish,
+    baselines=({"mode": "dqn"}, {"mode": "priors", "rho": DEFAULTS["rho"]}, {"mode": "priors", "rho": 0.5}),
 )
 
 if __name__ == "__main__":

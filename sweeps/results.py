@@ -31,13 +31,18 @@ METRIC_COLUMNS = (
     "env_steps",
     "wall_s",
 )
-TRIAL_COLUMNS = ("trial_id", "status", "setting", *SETTING_COLUMNS, "seed", "env", "obs", *METRIC_COLUMNS)
+TRIAL_COLUMNS = ("trial_id", "status", "agent", "setting", *SETTING_COLUMNS, "seed", "env", "obs", *METRIC_COLUMNS)
+# A seed has learned when its return_final reaches this (an optimal path returns about 0.95
+# on S9N1; a seed that has not learned stays near 0).
+LEARNED_RETURN = 0.9
 OBJECTIVES = (("return_final", 1), ("violations_total", -1))  # maximise, minimise
 STAT_SUFFIXES = ("mean", "std", "ci_low", "ci_high")
 PARETO_COLUMNS = (
+    "agent",
     "setting",
     *SETTING_COLUMNS,
     "n_seeds",
+    "n_seeds_learned",
     *(f"{name}_{stat}" for name, _ in OBJECTIVES for stat in STAT_SUFFIXES),
     "pareto_rank",
     "on_front",
@@ -76,6 +81,7 @@ def trial_row(trial_id: str, status: str, config: dict, result: dict) -> dict[st
     row: dict[str, Any] = {
         "trial_id": trial_id,
         "status": status,
+        "agent": config.get("agent_preset", "paper"),  # runs from before presets used the paper's agent
         "setting": setting_label(settings),
         **settings,
         "seed": config.get("seed"),
@@ -110,15 +116,17 @@ def worst_for_undefined(points: np.ndarray, senses: Sequence[int]) -> np.ndarray
 def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     """Aggregate completed trials over seeds into one row per setting (`PARETO_COLUMNS`).
 
-    mean/std/ci over seeds (percentile bootstrap 95% CI of the mean); `pareto_rank` from
+    mean/std/ci over seeds (percentile bootstrap 95% CI of the mean); `n_seeds_learned`
+    counts the seeds whose return_final reached `LEARNED_RETURN`; `pareto_rank` from
     non-dominated sorting of the means (1 = front); `dominated_by` lists the settings
     whose means dominate this one, separated by "; ".
     """
     done = trials[trials["status"] == "TERMINATED"]
     rows = []
-    for setting, group in done.groupby("setting", sort=True):
-        row: dict[str, Any] = {"setting": setting, **{c: group[c].iloc[0] for c in SETTING_COLUMNS}}
+    for (agent, setting), group in done.groupby(["agent", "setting"], sort=True):
+        row: dict[str, Any] = {"agent": agent, "setting": setting, **{c: group[c].iloc[0] for c in SETTING_COLUMNS}}
         row["n_seeds"] = int(group["seed"].nunique())
+        row["n_seeds_learned"] = int((group["return_final"].to_numpy(dtype=float) >= LEARNED_RETURN).sum())
         for name, _ in OBJECTIVES:
             values = group[name].to_numpy(dtype=float)
             row[f"{name}_mean"] = float(np.nanmean(values)) if len(values) else float("nan")
@@ -138,6 +146,38 @@ def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     labels = table["setting"].tolist()
     table["dominated_by"] = ["; ".join(labels[i] for i in np.flatnonzero(dom[:, j])) for j in range(len(table))]
     return table[list(PARETO_COLUMNS)].sort_values(["pareto_rank", "violations_total_mean"]).reset_index(drop=True)
+
+
+LEARNED_COLUMNS = ("setting", "env_steps", "n_seeds", "n_seeds_learned", "fraction_learned", "return_final_mean")
+
+
+def learned_table(curves: pd.DataFrame, fractions: Sequence[float] = (0.25, 0.5, 0.75, 1.0)) -> pd.DataFrame:
+    """Per setting and fraction of the budget: how many seeds had learned (`LEARNED_RETURN`).
+
+    curves: one row per trial and iteration (setting, seed, env_steps, return_final). At
+    each fraction f of the longest trial's steps, every seed's last report at or before
+    f × steps counts. Columns `LEARNED_COLUMNS`.
+    """
+    rows = []
+    for setting, group in curves.dropna(subset=["env_steps"]).groupby("setting", sort=True):
+        total = float(group["env_steps"].max())
+        for fraction in fractions:
+            upto = group[group["env_steps"] <= fraction * total + 1e-9]
+            last = upto.sort_values("env_steps").groupby("seed").tail(1)
+            returns = last["return_final"].to_numpy(dtype=float)
+            learned = int((returns >= LEARNED_RETURN).sum())
+            n = int(group["seed"].nunique())
+            rows.append(
+                {
+                    "setting": setting,
+                    "env_steps": int(last["env_steps"].max()) if len(last) else 0,
+                    "n_seeds": n,
+                    "n_seeds_learned": learned,
+                    "fraction_learned": learned / n if n else float("nan"),
+                    "return_final_mean": float(np.nanmean(returns)) if len(returns) else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(LEARNED_COLUMNS))
 
 
 def reference_point(trials: pd.DataFrame) -> tuple[float, float]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shield.pretrain_data import PRETRAIN_BUDGETS
+from rllib_algos.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 
 DEFAULTS: dict[str, Any] = {"d_max": 2.5, "margin": 10.0, "rho": 0.95, "buffer_size": 100, "k": 10}
@@ -40,6 +41,7 @@ class Study:
     grid: dict[str, Sequence[Any]] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)  # command-line defaults, e.g. {"budget": "paper"}
     after_run: Callable[[Path], None] | None = None  # called with the run folder once its report is written
+    baselines: tuple[dict[str, Any], ...] = BASELINES  # settings run beside the grid, over the same seeds
 
 
 def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -60,7 +62,15 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--env", default=DEFAULT_ENV, help="MiniGrid environment id")
     parser.add_argument("--obs", choices=["symbolic", "pixels"], help="observations (default: the budget's)")
     parser.add_argument("--budget", choices=list(STUDY_BUDGETS), default="quick")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per setting (123, 456, 789, 1000, ...)")
+    parser.add_argument(
+        "--seeds", type=int, help="seeds per setting (123, 456, 789, 1000, ...; default: 3, or 5 at the paper budget)"
+    )
+    parser.add_argument(
+        "--agent",
+        choices=sorted(AGENT_PRESETS),
+        default=DEFAULT_AGENT,
+        help="DQN preset: 'paper' is the paper's agent exactly; the default adds 3-step returns",
+    )
     parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results folder: local, or a path every node sees")
     parser.add_argument("--run-id", help="run folder name (default: derived from the study's settings)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run (keeps finished trials)")
@@ -116,10 +126,11 @@ def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str,
     from rllib_algos.pretrain import encoder_spec, prior_spec  # imports Ray: only once the inputs are checked
 
     keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in shield_margins(settings))]
-    identity = [study.name, args.env, obs, args.budget, args.seeds, settings, keys]
+    identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, settings, keys]
     identity = json.dumps(identity, sort_keys=True, default=str)
     short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
-    return f"{short_env}-{obs}-{args.budget}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return f"{short_env}-{obs}-{args.budget}-{args.agent}-{digest}"
 
 
 def plan(study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] = ()) -> Plan:
@@ -131,12 +142,15 @@ def plan(study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] 
     budget = STUDY_BUDGETS[args.budget]
     obs = args.obs or budget.obs
     check_obs_kind(obs)
+    agent_preset(args.agent)
+    if args.seeds is None:
+        args.seeds = budget.seeds
     seeds = seeds_for(args.seeds)
     if args.max_concurrent < 0:
         raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
     grid = {key: getattr(args, key) for key in study.grid}
     settings = []
-    for setting in [*BASELINES, *shield_settings(grid), *extra_settings]:
+    for setting in [*study.baselines, *shield_settings(grid), *extra_settings]:
         if dict(setting) not in settings:  # a searched setting may equal a grid one
             settings.append(dict(setting))
     for setting in settings:
@@ -202,6 +216,8 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
         "env": plan.args.env,
         "obs": plan.obs,
         "budget": vars(plan.budget),
+        "agent": plan.args.agent,
+        "agent_deviations_from_paper": list(agent_preset(plan.args.agent).deviations),
         "artifact_budget": plan.artifacts,
         "iterations": plan.budget.iterations,
         "seeds": plan.seeds,
@@ -227,7 +243,7 @@ def trial_config(plan: Plan, setting: dict[str, Any], paths: dict[str, str]):
         shield["encoder_path"] = paths[f"encoder_path:{float(shield['margin'])}"]
     steps_per_iteration = -(-plan.budget.env_steps // plan.budget.iterations)
     config = (
-        for_budget(ShieldedDQNConfig(), plan.budget.env_steps)
+        for_budget(ShieldedDQNConfig().agent(plan.args.agent), plan.budget.env_steps)
         .environment(plan.args.env, env_config={"obs": plan.obs})
         .shield(**shield)
         .reporting(min_sample_timesteps_per_iteration=steps_per_iteration)
