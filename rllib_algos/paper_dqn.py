@@ -39,10 +39,10 @@ from ray.rllib.utils.metrics import (
     TD_ERROR_KEY,
 )
 
-from rllib_algos.agents import PAPER_AGENT, agent_preset
 from rllib_algos.learner_step import dqn_update
 from rllib_algos.replay import NStepReturns, TransitionReplay
 from rllib_algos.rl_module import PaperDQNModule
+from shield.agents import PAPER_AGENT, agent_preset
 from shield.networks import QNetwork
 
 PAPER_ENV_STEPS = 200_000
@@ -87,7 +87,7 @@ class PaperDQNConfig(DQNConfig):
         self.agent_preset = PAPER_AGENT
 
     def agent(self, preset: str) -> PaperDQNConfig:
-        """Apply the agent preset `preset` (`rllib_algos.agents.AGENT_PRESETS`) and record
+        """Apply the agent preset `preset` (`shield.agents.AGENT_PRESETS`) and record
         its name in the config (``agent_preset``), hence in every trial's params and row."""
         settings = agent_preset(preset)
         self.agent_preset = settings.name

@@ -154,6 +154,11 @@ class NStepReturns:
             returns[live] += np.float32(self.gamma**j) * rewards[t[live] + j]
         terminateds = np.zeros(complete, dtype=bool)
         terminateds[t + k == steps] = bool(terminated)
-        return observations[:complete], actions[:complete], returns, observations[t + k], terminateds, k.astype(
-            np.float32
+        return (
+            observations[:complete],
+            actions[:complete],
+            returns,
+            observations[t + k],
+            terminateds,
+            k.astype(np.float32),
         )

@@ -25,10 +25,19 @@ class StudyBudget:
 
 
 STUDY_BUDGETS = {
-    "smoke": StudyBudget("smoke", env_steps=1_200, iterations=2, eval_episodes=1, obs="symbolic", artifacts="quick", seeds=3),
-    "quick": StudyBudget("quick", env_steps=12_000, iterations=8, eval_episodes=3, obs="symbolic", artifacts="quick", seeds=3),
+    "smoke": StudyBudget(
+        "smoke", env_steps=1_200, iterations=2, eval_episodes=1, obs="symbolic", artifacts="quick", seeds=3
+    ),
+    "quick": StudyBudget(
+        "quick", env_steps=12_000, iterations=8, eval_episodes=3, obs="symbolic", artifacts="quick", seeds=3
+    ),
     "paper": StudyBudget(
-        "paper", env_steps=200_000, iterations=40, eval_episodes=10, obs="pixels", artifacts="paper",
+        "paper",
+        env_steps=200_000,
+        iterations=40,
+        eval_episodes=10,
+        obs="pixels",
+        artifacts="paper",
         seeds=PAPER_BUDGET_SEEDS,
     ),
 }

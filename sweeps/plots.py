@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -14,30 +15,75 @@ import pandas as pd  # noqa: E402
 BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown")}
 
 
+def short_labels(settings: list[str]) -> dict[str, str]:
+    """{setting label: what tells it apart}: a shield label keeps the settings that vary
+    among the shield labels ("shield" alone when there is one); baselines drop ``tau=0``."""
+    shield = [label.split() for label in settings if label.startswith("shield")]
+    common = set.intersection(*(set(tokens[1:]) for tokens in shield)) if len(shield) > 1 else None
+    out = {}
+    for label in settings:
+        tokens = label.split()
+        if tokens[0] == "shield":
+            kept = [t for t in tokens[1:] if common is not None and t not in common]
+            out[label] = " ".join(["shield", *kept])
+        else:
+            out[label] = " ".join(t for t in tokens if t != "tau=0")
+    return out
+
+
 def plot_pareto(table: pd.DataFrame, path: Path, title: str) -> None:
-    """Return vs violations, one point per setting with 95% CI bars; the front joined."""
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
-    for _, row in table.iterrows():
+    """Return vs violations, one point per setting with 95% CI bars; the front joined.
+
+    Each point is labelled with what tells it apart and how many seeds learned (k/n);
+    labels are stacked in a column at the right, joined to their points, so none overprint.
+    """
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    names = short_labels(table["setting"].tolist())
+    labels = [names[setting] for setting in table["setting"]]
+    points = []
+    for label, (_, row) in zip(labels, table.iterrows(), strict=True):
         x, y = row["violations_total_mean"], row["return_final_mean"]
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
         xerr = [[x - row["violations_total_ci_low"]], [row["violations_total_ci_high"] - x]]
         yerr = [[y - row["return_final_ci_low"]], [row["return_final_ci_high"] - y]]
         marker, color = BASELINE_MARKERS.get(row["mode"], ("o", "tab:blue" if row["on_front"] else "tab:cyan"))
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=color, capsize=3, ms=7)
-        ax.annotate(row["setting"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
+        learned = f" ({int(row['n_seeds_learned'])}/{int(row['n_seeds'])} learned)" if "n_seeds_learned" in row else ""
+        points.append((y, x, label + learned, color))
     front = table[table["on_front"]].sort_values("violations_total_mean")
     if len(front) > 1:
-        ax.plot(front["violations_total_mean"], front["return_final_mean"], "--", color="tab:red", label="Pareto front")
+        ax.plot(front["violations_total_mean"], front["return_final_mean"], "--", color="tab:red")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlim(left=0)
+    # labels in a column right of the axes, ordered by return so their lines do not cross
+    for i, (y, x, text, color) in enumerate(sorted(points, reverse=True)):
+        slot = 1.0 - (i + 0.5) / max(len(points), 1)
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(1.03, slot),
+            textcoords="axes fraction",
+            fontsize=8,
+            va="center",
+            color=color if color != "tab:cyan" else "tab:blue",
+            arrowprops=dict(arrowstyle="-", color="0.6", lw=0.6),
+        )
     ax.set_xlabel("violations_total (lava deaths during training; lower is better)")
     ax.set_ylabel("return_final (last 100 episodes; higher is better)")
     handles = [
         plt.Line2D([], [], marker=m, color=c, ls="", label=mode) for mode, (m, c) in BASELINE_MARKERS.items()
-    ] + [plt.Line2D([], [], marker="o", color="tab:blue", ls="", label="shield (on front)")]
+    ] + [
+        plt.Line2D([], [], marker="o", color="tab:blue", ls="", label="shield, on the front"),
+        plt.Line2D([], [], marker="o", color="tab:cyan", ls="", label="shield, dominated"),
+    ]
     if len(front) > 1:
         handles.append(plt.Line2D([], [], ls="--", color="tab:red", label="Pareto front"))
     ax.legend(handles=handles, loc="best", fontsize=8)
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 70), fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    fig.subplots_adjust(right=0.62)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -62,23 +108,34 @@ def seed_grid(group: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, title: str) -> None:
-    """`column` against env steps, one line per setting: mean over seeds, band min–max.
+    """`column` against env steps, one colour per setting: every seed as a thin faint line
+    under the mean over seeds (bold), so a bimodal setting shows as two bundles.
 
     curves: long table with columns setting, seed, env_steps and `column`.
     """
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8.5, 6))
+    names = short_labels(sorted(curves["setting"].unique()))
     for setting, group in curves.groupby("setting", sort=True):
         steps, values = seed_grid(group, column)
         if not len(steps):
             continue
-        (line,) = ax.plot(steps, values.mean(axis=1), label=f"{setting} (n={values.shape[1]})")
-        if values.shape[1] > 1:
-            ax.fill_between(steps, values.min(axis=1), values.max(axis=1), alpha=0.15, color=line.get_color())
+        label = names[setting]
+        (line,) = ax.plot(steps, values.mean(axis=1), lw=2.2, label=f"{label} (mean of {values.shape[1]} seeds)")
+        for _, seed in group.dropna(subset=["env_steps", column]).groupby("seed"):
+            seed = seed.sort_values("env_steps")
+            ax.plot(seed["env_steps"], seed[column], lw=0.8, alpha=0.3, color=line.get_color())
     ax.set_xlabel("environment steps")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 80), fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=2,
+        title="bold: mean over seeds; thin: single seeds",
+        title_fontsize=8,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

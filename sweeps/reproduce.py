@@ -33,7 +33,11 @@ STUDY = Study(
     name="reproduce",
     description="The paper's methods on MiniGrid-LavaCrossingS9N1 (dqn, priors rho 0.95 and 0.5, shield), "
     "200K steps, seeds 123/456/789/1000/1001.",
-    defaults={"budget": "paper", "obs": "symbolic", "artifacts": "quick", },
+    defaults={
+        "budget": "paper",
+        "obs": "symbolic",
+        "artifacts": "quick",
+    },
     after_run=publish,
     baselines=({"mode": "dqn"}, {"mode": "priors", "rho": DEFAULTS["rho"]}, {"mode": "priors", "rho": 0.5}),
 )

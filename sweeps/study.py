@@ -21,8 +21,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from shield.pretrain_data import PRETRAIN_BUDGETS
-from rllib_algos.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 
 DEFAULTS: dict[str, Any] = {"d_max": 2.5, "margin": 10.0, "rho": 0.95, "buffer_size": 100, "k": 10}

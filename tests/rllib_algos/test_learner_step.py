@@ -15,8 +15,9 @@ from rllib_algos.paper_dqn import learner_batch
 pytestmark = pytest.mark.slow
 
 
-def random_batch(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def random_batch(n: int, rng: np.random.Generator, max_steps: int = 1) -> dict[str, np.ndarray]:
     return {
+        "n_steps": rng.integers(1, max_steps + 1, n).astype(np.float32),
         "obs": rng.integers(0, 11, (n, 9, 9, 3), dtype=np.uint8),
         "next_obs": rng.integers(0, 11, (n, 9, 9, 3), dtype=np.uint8),
         "actions": rng.integers(0, 7, n),
@@ -48,9 +49,11 @@ def rllib_update(algo, batch: dict[str, np.ndarray], env_steps: int) -> np.ndarr
     return np.asarray(result[DEFAULT_MODULE_ID][TD_ERROR_KEY].peek()).reshape(-1)
 
 
-def test_dqn_update_steps_the_learner_as_rllibs_update_does(ray_local):
+@pytest.mark.parametrize("max_steps", [1, 3])
+def test_dqn_update_steps_the_learner_as_rllibs_update_does(ray_local, max_steps):
+    """Also with transitions of 1 to 3 steps (n-step returns: bootstrap discounted by γ^k)."""
     rng = np.random.default_rng(0)
-    batches = [random_batch(128, rng) for _ in range(3)]  # the target network syncs after the 2nd
+    batches = [random_batch(128, rng, max_steps) for _ in range(3)]  # the target network syncs after the 2nd
     theirs, ours = build(), build()  # same seed: same initial networks
     try:
         start = parameters(theirs.learner_group._learner)

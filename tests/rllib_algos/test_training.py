@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.tune.registry import register_env
@@ -103,3 +104,27 @@ def test_priors_and_shield_run_with_weight_files_and_stay_out_of_checkpoints(ray
         algo.save_to_path(str(tmp_path / "ckpt"))
     finally:
         algo.stop()
+
+
+def test_return_final_stays_defined_through_iterations_that_end_no_episode(ray_local, weight_files):
+    """return_final is the mean of the last finished episodes, whatever iteration they ended in."""
+    config = (
+        base_config(weight_files, mode="dqn")
+        .env_runners(num_envs_per_env_runner=1, rollout_fragment_length=1)
+        .reporting(min_sample_timesteps_per_iteration=1)
+    )
+    algo = config.build_algo()
+    try:
+        episodes, checked = 0, 0
+        for _ in range(3000):  # one env step per iteration; episodes end within 324 steps
+            metrics = algo.train()["env_runners"]["shield"]
+            ended = metrics.get("episodes", 0) - episodes
+            if episodes and not ended:  # an iteration after the first episode, ending none
+                assert np.isfinite(metrics["return_final"])
+                checked += 1
+            episodes += ended
+            if checked >= 5:
+                break
+    finally:
+        algo.stop()
+    assert checked >= 5

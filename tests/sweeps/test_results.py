@@ -11,10 +11,13 @@ from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES, paper_compar
 from sweeps.report import latest_per_iteration
 from sweeps.results import (
     HYPERVOLUME_COLUMNS,
+    LEARNED_COLUMNS,
+    LEARNED_RETURN,
     PARETO_COLUMNS,
     TRIAL_COLUMNS,
     append_trial_row,
     hypervolume_table,
+    learned_table,
     pareto_table,
     trial_row,
 )
@@ -137,3 +140,28 @@ def test_a_resumed_trials_repeated_iterations_keep_the_last_attempt():
     kept = latest_per_iteration(first + resumed)
     assert [r["training_iteration"] for r in kept] == [1, 2, 3, 4, 5]
     assert [r["x"] for r in kept] == ["first", "first", "resumed", "resumed", "resumed"]
+
+
+def test_pareto_table_counts_the_seeds_that_learned():
+    trials = fake_trials()
+    trials.loc[trials["setting"] == "dqn", "return_final"] = [0.95, 0.0, LEARNED_RETURN]
+    table = pareto_table(trials).set_index("setting")
+    assert table.loc["dqn", "n_seeds_learned"] == 2  # the threshold itself counts as learned
+    assert table.loc["priors rho=0.95 tau=0", "n_seeds_learned"] == 0
+    assert (table["n_seeds_learned"] <= table["n_seeds"]).all()
+    assert (table["agent"] == "paper").all()  # trials without a preset ran the paper's agent
+
+
+def test_learned_table_counts_seeds_at_each_fraction_of_the_budget():
+    rows = []
+    for seed, learned_at in ((1, 100), (2, 300), (3, None)):
+        for step in (100, 200, 300, 400):
+            ret = 0.95 if learned_at is not None and step >= learned_at else 0.1
+            rows.append(
+                {"setting": "dqn", "seed": seed, "trial_id": f"t{seed}", "env_steps": step, "return_final": ret}
+            )
+    table = learned_table(pd.DataFrame(rows), fractions=(0.25, 0.5, 0.75, 1.0))
+    assert list(table.columns) == list(LEARNED_COLUMNS)
+    assert table["env_steps"].tolist() == [100, 200, 300, 400]
+    assert table["n_seeds_learned"].tolist() == [1, 1, 2, 2]
+    assert table["fraction_learned"].iloc[-1] == pytest.approx(2 / 3)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from shield.agents import AGENT_PRESETS, DEFAULT_AGENT
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES
 from sweeps.results import HYPERVOLUME_COLUMNS, PARETO_COLUMNS, TRIAL_COLUMNS
 
@@ -58,7 +59,15 @@ def test_threshold_smoke(threshold_run):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     folder = run_dir(storage, "threshold")
     assert str(folder) in done.stdout  # tells the user where the tables are
-    check_tables(folder, 4)
+    trials = check_tables(folder, 4)
+    # the default agent preset, in the run id, the manifest and every row of every table
+    assert f"-{DEFAULT_AGENT}-" in folder.name
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["agent"] == DEFAULT_AGENT and manifest["agent_deviations_from_paper"]
+    assert (trials["agent"] == DEFAULT_AGENT).all()
+    assert (pd.read_csv(folder / "pareto.csv")["agent"] == DEFAULT_AGENT).all()
+    (params,) = folder.glob("*-dqn-seed123/params.json")
+    assert json.loads(params.read_text())["n_step"] == AGENT_PRESETS[DEFAULT_AGENT].n_step
 
 
 @pytest.mark.parametrize(
@@ -69,28 +78,34 @@ def test_threshold_smoke(threshold_run):
     ],
 )
 def test_grid_study_smoke(tmp_path, script, args, n_trials):
-    done = run_study(script, tmp_path, *args)
+    done = run_study(script, tmp_path, *args, "--agent", "paper")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     folder = run_dir(tmp_path, script.removesuffix(".py"))
-    assert str(folder) in done.stdout
-    check_tables(folder, n_trials)
+    assert str(folder) in done.stdout and "-paper-" in folder.name
+    trials = check_tables(folder, n_trials)
+    assert (trials["agent"] == "paper").all()
+    assert json.loads((folder / "manifest.json").read_text())["agent_deviations_from_paper"] == []
+    for params in folder.glob("*/params.json"):
+        assert json.loads(params.read_text())["n_step"] == 1
 
 
 def test_reproduce_smoke_compares_with_the_paper_and_publishes(tmp_path):
     done = run_study("reproduce.py", tmp_path)  # --budget smoke overrides the study's default (paper)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    folder = run_dir(tmp_path, "reproduce")
-    trials = check_tables(folder, 3)
-    assert set(trials["mode"]) == {"dqn", "priors", "shield"} and (trials["obs"] == "symbolic").all()
+    (folder,) = [p for p in (tmp_path / "reproduce").iterdir() if p.name != DEFAULT_AGENT]
+    trials = check_tables(folder, 4)
+    assert set(trials["setting"]) == {"dqn", "priors rho=0.95 tau=0", "priors rho=0.5 tau=0", PAPER_FIGURES[-1].setting}
+    assert (trials["obs"] == "symbolic").all()
     comparison = pd.read_csv(folder / "paper_comparison.csv")
     assert list(comparison.columns) == list(COMPARISON_COLUMNS)
     assert list(comparison["setting"]) == [figure.setting for figure in PAPER_FIGURES]
     ratio = comparison["violations_total_mean"] / comparison["violations_total_paper"]
-    assert (comparison["violations_ratio"] == ratio).all()
+    pd.testing.assert_series_equal(comparison["violations_ratio"], ratio, check_names=False)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["artifact_budget"] == "quick" and manifest["budget"]["name"] == "smoke"
+    published = tmp_path / "reproduce" / DEFAULT_AGENT  # one folder per agent preset
     for name in ("paper_comparison.csv", "paper_comparison.png", "pareto.csv", "curves_return.png", "manifest.json"):
-        assert (tmp_path / "reproduce" / name).read_bytes() == (folder / name).read_bytes()
+        assert (published / name).read_bytes() == (folder / name).read_bytes()
 
 
 def test_pareto_search_smoke(tmp_path):
@@ -111,6 +126,7 @@ def test_bad_input_is_refused_before_compute(tmp_path):
         (["--d-max", "-1"], "d_max must be a finite number > 0"),
         (["--env", "MiniGrid-Empty-5x5-v0"], "env must be one of"),
         (["--seeds", "0"], "--seeds must be >= 1"),
+        (["--agent", "fast"], "--agent: invalid choice: 'fast'"),
     ]:
         started = time.perf_counter()
         done = run_study("threshold.py", tmp_path, *args, timeout=60)
