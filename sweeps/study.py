@@ -74,6 +74,11 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results folder: local, or a path every node sees")
     parser.add_argument("--run-id", help="run folder name (default: derived from the study's settings)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run (keeps finished trials)")
+    parser.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="train every trial, even one whose configuration matches a finished trial in --storage",
+    )
     parser.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as CPUs allow)")
     parser.add_argument("--artifact-dir", help="pretraining artifacts (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
     parser.add_argument(
@@ -258,15 +263,34 @@ def trial_config(plan: Plan, setting: dict[str, Any], paths: dict[str, str]):
     return config
 
 
-def seeded(config_dict: dict[str, Any], seeds: Sequence[int]) -> dict[str, Any]:
-    """Tie the trial seed and the fixed layout seed together (one layout per seed, as the paper)."""
+def trial_space(config_dicts: Sequence[dict[str, Any]], pairs: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Tune's param space for the trials `pairs` [(index into config_dicts, seed)].
+
+    One grid over the pairs (key ``trial``: "<setting index>:<seed>"), from which each
+    trial takes its shield settings and its seed; the seed is also the fixed layout (one layout per seed, as the
+    paper). A grid of pairs rather than settings × seeds, so that trials reused from
+    earlier runs can be left out.
+    """
     from ray import tune
 
-    config_dict["seed"] = tune.grid_search(list(seeds))
-    config_dict["env_config"] = dict(config_dict["env_config"]) | {
-        "layout_seed": tune.sample_from(lambda spec: spec.config.seed)
+    shield_configs = [config["shield_config"] for config in config_dicts]
+    space = dict(config_dicts[0])
+    space["trial"] = tune.grid_search([f"{index}:{seed}" for index, seed in pairs])
+    space["seed"] = tune.sample_from(lambda spec: int(spec.config.trial.split(":")[1]))
+    space["shield_config"] = tune.sample_from(lambda spec: shield_configs[int(spec.config.trial.split(":")[0])])
+    space["env_config"] = dict(space["env_config"]) | {
+        "layout_seed": tune.sample_from(lambda spec: int(spec.config.trial.split(":")[1]))
     }
-    return config_dict
+    return space
+
+
+def resolved_config(config_dict: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The configuration a trial of `config_dict` with `seed` runs, as Tune writes it to params.json."""
+    from ray.air._internal.json import SafeFallbackEncoder
+
+    resolved = dict(config_dict) | {"seed": seed}
+    resolved["env_config"] = dict(resolved["env_config"]) | {"layout_seed": seed}
+    return json.loads(json.dumps(resolved, cls=SafeFallbackEncoder))
 
 
 def main(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -17,7 +18,8 @@ from rllib_algos.artifacts import ArtifactStore  # noqa: E402
 from rllib_algos.pretrain import ensure_artifacts  # noqa: E402
 from sweeps.report import write_report  # noqa: E402
 from sweeps.results import append_trial_row, trial_row  # noqa: E402
-from sweeps.study import Plan, seeded, trial_config, write_manifest  # noqa: E402
+from sweeps.reuse import canonical, copy_trial, finished_trials  # noqa: E402
+from sweeps.study import Plan, resolved_config, trial_config, trial_space, write_manifest  # noqa: E402
 
 PARAMETER_COLUMNS = {"shield_config/mode": "mode", "seed": "seed"}
 METRIC_COLUMNS = {
@@ -53,8 +55,21 @@ def run_config(run_dir: Path, iterations: int, reporter=None) -> tune.RunConfig:
 
 
 def trial_dirname(trial) -> str:
+    """ "<id>-<mode>-seed<seed>" for a trial whose config is resolved when it is named (search trials)."""
     shield = trial.config.get("shield_config", {})
     return f"{trial.trial_id}-{shield.get('mode', '')}-seed{trial.config.get('seed')}"
+
+
+class TrialNames:
+    """Trial names "<id>-<mode>-seed<seed>" from the trial's grid key "<setting index>:<seed>"
+    (Tune names a trial before it resolves the settings taken from that key)."""
+
+    def __init__(self, modes: list[str]):
+        self.modes = list(modes)
+
+    def __call__(self, trial) -> str:
+        index, seed = str(trial.config["trial"]).split(":")
+        return f"{trial.trial_id}-{self.modes[int(index)]}-seed{seed}"
 
 
 def connect() -> None:
@@ -125,15 +140,63 @@ def run_grid(plan: Plan) -> int:
     configs = [trial_config(plan, setting, paths) for setting in plan.settings]
     for config in configs:
         config.validate_shield()
-    write_manifest(plan, started, None, {"artifacts": paths, "resumed": resuming})
+    config_dicts = [config.to_dict() for config in configs]
+    pairs = [(index, seed) for index in range(len(configs)) for seed in plan.seeds]
+    reused = reused_trials(plan, config_dicts, pairs, resuming)
+    extra = {"artifacts": paths, "resumed": resuming, "reused_trials": reused}
+    write_manifest(plan, started, None, extra)
+    remaining = [pair for pair in pairs if f"{pair[0]}:{pair[1]}" not in reused]
     print(
         f"{'Resuming' if resuming else 'Starting'} study {plan.study.name}: {len(plan.settings)} settings x "
-        f"{len(plan.seeds)} seeds = {len(plan.settings) * len(plan.seeds)} trials -> {run_dir}",
+        f"{len(plan.seeds)} seeds = {len(pairs)} trials ({len(reused)} reused from earlier runs) -> {run_dir}",
         flush=True,
     )
-    base = configs[0].to_dict()
-    base["shield_config"] = tune.grid_search([c.shield_config for c in configs])
-    param_space = seeded(base, plan.seeds)
+    results = run_trials(plan, config_dicts, remaining, resuming) if remaining else []
+    outputs = write_report(run_dir, title=f"{plan.study.name} ({plan.args.env}, {plan.obs}, {plan.budget.name})")
+    write_manifest(plan, started, time.time(), extra)
+    if plan.study.after_run is not None:
+        plan.study.after_run(run_dir)
+    errors = sum(1 for r in results if r.error is not None)
+    print(f"\n{plan.study.name}: {len(pairs) - errors} trials finished, {errors} failed. Tables and plots:")
+    for name, path in outputs.items():
+        print(f"  {name:22s} {path}")
+    return 1 if errors else 0
+
+
+def reused_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, int]], resuming: bool) -> dict:
+    """{"<setting index>:<seed>": source trial folder} of the trials copied from earlier runs.
+
+    A new run looks for finished trials with the same configuration anywhere in its
+    storage and copies them in (with their trials.csv rows); a resumed run keeps the
+    choice its first attempt made (Tune's restore needs the same trials).
+    """
+    from sweeps.report import MANIFEST
+
+    if resuming:
+        manifest = json.loads((plan.run_dir / MANIFEST).read_text()) if (plan.run_dir / MANIFEST).exists() else {}
+        return manifest.get("reused_trials", {})
+    if plan.args.no_reuse:
+        return {}
+    storage = plan.run_dir.parent.parent
+    found = finished_trials(storage, plan.budget.iterations, exclude=plan.run_dir)
+    reused = {}
+    for index, seed in pairs:
+        source = found.get(canonical(resolved_config(config_dicts[index], seed)))
+        if source is None:
+            continue
+        copied = copy_trial(source, plan.run_dir)
+        results = [json.loads(line) for line in (copied / "result.json").read_text().splitlines() if line.strip()]
+        config = json.loads((copied / "params.json").read_text())
+        trial_id = str(results[-1].get("trial_id", copied.name))
+        append_trial_row(plan.run_dir / "trials.csv", trial_row(trial_id, "TERMINATED", config, results[-1]))
+        reused[f"{index}:{seed}"] = str(source)
+    return reused
+
+
+def run_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, int]], resuming: bool):
+    """Run (or resume) the Tune experiment of `pairs` [(setting index, seed)]; its ResultGrid."""
+    run_dir = plan.run_dir
+    param_space = trial_space(config_dicts, pairs)
     if resuming:  # Tune needs the param space again: it holds classes it cannot pickle by value
         tuner = tune.Tuner.restore(
             str(run_dir), trainable=ShieldedDQN, param_space=param_space, resume_unfinished=True, resume_errored=True
@@ -148,18 +211,9 @@ def run_grid(plan: Plan) -> int:
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=plan.args.max_concurrent or None,
-                trial_dirname_creator=trial_dirname,
-                trial_name_creator=trial_dirname,
+                trial_dirname_creator=TrialNames([c["shield_config"]["mode"] for c in config_dicts]),
+                trial_name_creator=TrialNames([c["shield_config"]["mode"] for c in config_dicts]),
             ),
             run_config=run_config(run_dir, plan.budget.iterations, reporter),
         )
-    results = tuner.fit()
-    outputs = write_report(run_dir, title=f"{plan.study.name} ({plan.args.env}, {plan.obs}, {plan.budget.name})")
-    write_manifest(plan, started, time.time(), {"artifacts": paths, "resumed": resuming})
-    if plan.study.after_run is not None:
-        plan.study.after_run(run_dir)
-    errors = sum(1 for r in results if r.error is not None)
-    print(f"\n{plan.study.name}: {len(results) - errors} trials finished, {errors} failed. Tables and plots:")
-    for name, path in outputs.items():
-        print(f"  {name:22s} {path}")
-    return 1 if errors else 0
+    return tuner.fit()

@@ -70,6 +70,29 @@ def test_threshold_smoke(threshold_run):
     assert json.loads(params.read_text())["n_step"] == AGENT_PRESETS[DEFAULT_AGENT].n_step
 
 
+def test_a_second_study_reuses_the_finished_baselines(threshold_run):
+    """dqn and priors do not depend on the swept setting: a rho study in the same storage
+    copies them from the threshold study instead of training them again."""
+    storage, done = threshold_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    rho = run_study("rho.py", storage, "--rho", "0.5")
+    assert rho.returncode == 0, rho.stdout[-3000:] + rho.stderr[-3000:]
+    assert "(2 reused from earlier runs)" in rho.stdout
+    folder = run_dir(storage, "rho")
+    trials = check_tables(folder, 3)
+    threshold = pd.read_csv(run_dir(storage, "threshold") / "trials.csv")
+    baselines = trials[trials["mode"] != "shield"].set_index("trial_id")
+    assert set(baselines.index) <= set(threshold["trial_id"])  # the same trials, not new ones
+    for trial_id, row in baselines.iterrows():
+        before = threshold.set_index("trial_id").loc[trial_id]
+        assert row["violations_total"] == before["violations_total"]
+    reused = json.loads((folder / "manifest.json").read_text())["reused_trials"]
+    assert len(reused) == 2 and all("threshold" in source for source in reused.values())
+    assert len(list(folder.glob("*-shield-seed123"))) == 1  # only the shield trial was trained
+    fresh = run_study("rho.py", storage, "--rho", "0.5", "--no-reuse", "--run-id", "fresh")
+    assert fresh.returncode == 0 and "(0 reused from earlier runs)" in fresh.stdout
+
+
 @pytest.mark.parametrize(
     ("script", "args", "n_trials"),
     [

@@ -1,0 +1,68 @@
+"""Reuse of finished trials: a trial whose full configuration matches one already finished
+in the same storage is copied instead of trained again.
+
+The `dqn` and `priors` baselines do not depend on the setting a study sweeps, so every
+study on the same environment, budget, agent and seeds would otherwise train them again.
+Matching is on the whole trial configuration as Tune wrote it to ``params.json`` (seed,
+layout, agent, budget, shield settings, weight files), so only a trial that computed
+exactly the same thing is reused. Pure file and JSON work: no Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+PARAMS = "params.json"
+RESULTS = "result.json"
+# Keys of a trial's params.json that do not change what it computes.
+IGNORED_KEYS = ("trial",)
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # reprs of functions differ from process to process
+
+
+def canonical(config: dict[str, Any]) -> str:
+    """A trial configuration as one comparable string (params.json's JSON, addresses removed)."""
+    kept = {key: value for key, value in config.items() if key not in IGNORED_KEYS}
+    return _ADDRESS.sub("", json.dumps(kept, sort_keys=True, default=str))
+
+
+def finished_iterations(trial_dir: Path) -> int:
+    """The last training iteration in the trial's result.json (0 when it has none)."""
+    path = Path(trial_dir) / RESULTS
+    if not path.exists():
+        return 0
+    last = 0
+    for line in path.read_text().splitlines():
+        if line.strip():
+            last = max(last, int(json.loads(line).get("training_iteration", 0)))
+    return last
+
+
+def finished_trials(storage: Path, iterations: int, exclude: Path | None = None) -> dict[str, Path]:
+    """{canonical config: trial folder} of every trial under `storage` that reached
+    `iterations` (folders under `exclude`, the run being planned, are left out)."""
+    found: dict[str, Path] = {}
+    for params in sorted(Path(storage).glob(f"**/{PARAMS}")):
+        trial_dir = params.parent
+        if exclude is not None and Path(exclude) in trial_dir.parents:
+            continue
+        if finished_iterations(trial_dir) < iterations:
+            continue
+        try:
+            config = json.loads(params.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        found.setdefault(canonical(config), trial_dir)
+    return found
+
+
+def copy_trial(source: Path, run_dir: Path) -> Path:
+    """Copy a finished trial's params and results (not its checkpoints) into `run_dir`."""
+    target = Path(run_dir) / f"reused-{Path(source).name}"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (PARAMS, RESULTS):
+        shutil.copy2(Path(source) / name, target / name)
+    return target

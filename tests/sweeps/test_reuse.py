@@ -1,0 +1,35 @@
+"""Finding finished trials to reuse (pure file work, no Ray)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sweeps.reuse import canonical, copy_trial, finished_trials
+
+
+def write_trial(folder: Path, config: dict, iterations: int) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "params.json").write_text(json.dumps(config))
+    lines = [json.dumps({"training_iteration": i, "trial_id": folder.name}) for i in range(1, iterations + 1)]
+    (folder / "result.json").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_canonical_ignores_key_order_function_addresses_and_the_tune_grid_key():
+    a = {"seed": 1, "fn": "<function f at 0x7f3925d0eac0>", "trial": {"seed": 1}, "x": [1, 2]}
+    b = {"x": [1, 2], "fn": "<function f at 0x7f0000000000>", "seed": 1}
+    assert canonical(a) == canonical(b)
+    assert canonical(a) != canonical(b | {"seed": 2})
+
+
+def test_only_finished_trials_outside_the_planned_run_are_found(tmp_path):
+    config = {"seed": 123, "shield_config": {"mode": "dqn"}}
+    done = write_trial(tmp_path / "threshold" / "run1" / "t1", config, iterations=8)
+    write_trial(tmp_path / "threshold" / "run1" / "t2", config | {"seed": 456}, iterations=3)  # interrupted
+    write_trial(tmp_path / "rho" / "run2" / "t3", config | {"seed": 789}, iterations=8)
+    found = finished_trials(tmp_path, iterations=8, exclude=tmp_path / "rho" / "run2")
+    assert found == {canonical(config): done}
+    copied = copy_trial(done, tmp_path / "rho" / "run2")
+    assert copied.parent == tmp_path / "rho" / "run2" and (copied / "result.json").exists()
+    assert json.loads((copied / "params.json").read_text()) == config
