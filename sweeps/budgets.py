@@ -13,7 +13,8 @@ class StudyBudget:
     """env_steps: per trial; iterations: train() calls per trial (progress granularity);
     eval_episodes: greedy episodes, shield off, at the end (return_eval); obs: default
     observation kind; artifacts: pretraining budget of the encoder and Q_p used; seeds:
-    default number of seeds per setting."""
+    default number of seeds per setting; first_seeds: seeds (layouts) that come first in
+    this budget's seed order (default: the paper's)."""
 
     name: str
     env_steps: int
@@ -22,14 +23,26 @@ class StudyBudget:
     obs: str
     artifacts: str
     seeds: int
+    first_seeds: tuple[int, ...] = PAPER_SEEDS
 
 
+# The quick budget's layouts: two that the default agent (nstep3) learns within 80K steps
+# (return 0.93 and 0.95 at 80K with dqn). Layout 456 needs about 100K (0.00 at 80K, 0.83
+# at 96K), so the quick budget leaves it out; the paper budget runs it.
+QUICK_SEEDS = (123, 789)
 STUDY_BUDGETS = {
     "smoke": StudyBudget(
         "smoke", env_steps=1_200, iterations=2, eval_episodes=1, obs="symbolic", artifacts="quick", seeds=3
     ),
     "quick": StudyBudget(
-        "quick", env_steps=12_000, iterations=8, eval_episodes=3, obs="symbolic", artifacts="quick", seeds=3
+        "quick",
+        env_steps=80_000,
+        iterations=8,
+        eval_episodes=3,
+        obs="symbolic",
+        artifacts="quick",
+        seeds=len(QUICK_SEEDS),
+        first_seeds=QUICK_SEEDS,
     ),
     "paper": StudyBudget(
         "paper",
@@ -43,8 +56,9 @@ STUDY_BUDGETS = {
 }
 
 
-def seeds_for(n: int) -> list[int]:
-    """The paper's seeds (123, 456, 789) first, then 1000, 1001, ..."""
+def seeds_for(n: int, first: tuple[int, ...] = PAPER_SEEDS) -> list[int]:
+    """`n` seeds: `first`, then the paper's seeds (123, 456, 789), then 1000, 1001, ..."""
     if n < 1:
         raise ValueError(f"--seeds must be >= 1, got {n}")
-    return [*PAPER_SEEDS, *range(1000, 1000 + max(0, n - len(PAPER_SEEDS)))][:n]
+    order = list(dict.fromkeys([*first, *PAPER_SEEDS]))
+    return [*order, *range(1000, 1000 + max(0, n - len(order)))][:n]

@@ -129,7 +129,8 @@ def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
         row["n_seeds_learned"] = int((group["return_final"].to_numpy(dtype=float) >= LEARNED_RETURN).sum())
         for name, _ in OBJECTIVES:
             values = group[name].to_numpy(dtype=float)
-            row[f"{name}_mean"] = float(np.nanmean(values)) if len(values) else float("nan")
+            defined = values[~np.isnan(values)]
+            row[f"{name}_mean"] = float(defined.mean()) if len(defined) else float("nan")
             row[f"{name}_std"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else float("nan")
             row[f"{name}_ci_low"], row[f"{name}_ci_high"] = bootstrap_mean_ci(values, n_boot=n_boot)
         rows.append(row)

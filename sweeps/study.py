@@ -63,7 +63,10 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--obs", choices=["symbolic", "pixels"], help="observations (default: the budget's)")
     parser.add_argument("--budget", choices=list(STUDY_BUDGETS), default="quick")
     parser.add_argument(
-        "--seeds", type=int, help="seeds per setting (123, 456, 789, 1000, ...; default: 3, or 5 at the paper budget)"
+        "--seeds",
+        type=int,
+        help="seeds per setting, each its own fixed layout (123, 456, 789, 1000, ...; quick budget: 123, 789, 456, "
+        "...); default: the budget's (quick 2, paper 5)",
     )
     parser.add_argument(
         "--agent",
@@ -150,7 +153,7 @@ def plan(study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] 
     agent_preset(args.agent)
     if args.seeds is None:
         args.seeds = budget.seeds
-    seeds = seeds_for(args.seeds)
+    seeds = seeds_for(args.seeds, budget.first_seeds)
     if args.max_concurrent < 0:
         raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
     grid = {key: getattr(args, key) for key in study.grid}

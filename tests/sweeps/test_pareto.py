@@ -90,3 +90,11 @@ def test_bootstrap_ci_covers_the_mean_at_the_stated_rate():
         low, high = bootstrap_mean_ci(rng.normal(0.0, 1.0, size=30), n_boot=500, seed=int(rng.integers(1e6)))
         covered += low <= 0.0 <= high
     assert 0.88 <= covered / 200 <= 0.99
+
+
+def test_seed_order_puts_a_budgets_first_seeds_first_without_repeats():
+    from sweeps.budgets import PAPER_SEEDS, seeds_for
+
+    assert seeds_for(5) == [*PAPER_SEEDS, 1000, 1001]
+    assert seeds_for(4, first=(123, 789)) == [123, 789, 456, 1000]
+    assert seeds_for(1, first=(789,)) == [789]
