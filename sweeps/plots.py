@@ -149,7 +149,7 @@ def plot_paper_comparison(table: pd.DataFrame, path: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
     x = np.arange(len(table))
     for ax, column, label in (
-        (axes[0], "return_final", "training return at the end (mean of 3 seeds)"),
+        (axes[0], "return_final", "training return at the end (mean over seeds)"),
         (axes[1], "violations_total", "cumulative violations"),
     ):
         ax.bar(x - 0.2, table[f"{column}_mean"], 0.4, label="shieldsweep", color="tab:blue")

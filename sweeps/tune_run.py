@@ -177,7 +177,7 @@ def reused_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, i
         return manifest.get("reused_trials", {})
     if plan.args.no_reuse:
         return {}
-    storage = plan.run_dir.parent.parent
+    storage = Path(plan.args.storage).expanduser().resolve()
     found = finished_trials(storage, plan.budget.iterations, exclude=plan.run_dir)
     reused = {}
     for index, seed in pairs:
