@@ -4,7 +4,8 @@ Runs `dqn` and the shield at the paper's settings on `--seeds` fixed layouts (de
 123, 456, 789, 1000-1006) and, besides the usual tables, prints and writes
 ``learned.csv``: the fraction of seeds whose return_final reached the learned threshold
 at each quarter of the budget, so one run also tells the smallest budget at which most
-seeds have learned.
+seeds have learned. Tables, plots and manifest are copied to ``<storage>/reliability/<agent>/``
+(the committed results/reliability/nstep3/).
 
 python sweeps/reliability.py --budget paper                 # 200K steps, 10 layouts, 20 trials
 python sweeps/reliability.py --budget paper --agent paper   # the same with the paper's agent
@@ -12,7 +13,7 @@ python sweeps/reliability.py --budget paper --agent paper   # the same with the 
 
 from pathlib import Path
 
-from sweeps.study import Study, main
+from sweeps.study import Study, main, publish
 
 
 def report_learned(run_dir: Path) -> None:
@@ -23,6 +24,7 @@ def report_learned(run_dir: Path) -> None:
     _, curves = read_trials(run_dir)
     table = learned_table(curves)
     table.to_csv(run_dir / "learned.csv", index=False)
+    publish(run_dir)
     print(f"\nSeeds that learned (return_final >= threshold), by env steps: {run_dir / 'learned.csv'}")
     print(table.to_string(index=False))
 

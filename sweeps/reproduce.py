@@ -4,30 +4,12 @@
 tables and plots plus paper_comparison.csv/.png (our final figures beside the paper's), and
 copies them with the manifest into ``<storage>/reproduce/<agent>/`` (the committed results/reproduce/).
 
-python sweeps/reproduce.py                                 # symbolic, default agent, ~2 hours on 2 cores
+python sweeps/reproduce.py                                 # symbolic, default agent (~1 hour on 2 cores)
 python sweeps/reproduce.py --agent paper                   # the paper's agent exactly
 python sweeps/reproduce.py --obs pixels --artifacts paper  # the paper's input (GPU advised)
 """
 
-import json
-import shutil
-from pathlib import Path
-
-from sweeps.study import DEFAULTS, Study, main
-
-PUBLISHED = ("*.csv", "*.png", "manifest.json")
-
-
-def publish(run_dir: Path) -> None:
-    """Copy the run's tables, plots and manifest beside the run folders, one folder per
-    agent preset (results/reproduce/<agent>/)."""
-    agent = json.loads((Path(run_dir) / "manifest.json").read_text()).get("agent", "paper")
-    target = Path(run_dir).parent / agent
-    target.mkdir(exist_ok=True)
-    for pattern in PUBLISHED:
-        for path in Path(run_dir).glob(pattern):
-            shutil.copy2(path, target / path.name)
-
+from sweeps.study import DEFAULTS, Study, main, publish
 
 STUDY = Study(
     name="reproduce",

@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -42,6 +43,20 @@ class Study:
     defaults: dict[str, Any] = field(default_factory=dict)  # command-line defaults, e.g. {"budget": "paper"}
     after_run: Callable[[Path], None] | None = None  # called with the run folder once its report is written
     baselines: tuple[dict[str, Any], ...] = BASELINES  # settings run beside the grid, over the same seeds
+
+
+PUBLISHED = ("*.csv", "*.png", "manifest.json")
+
+
+def publish(run_dir: Path) -> None:
+    """Copy a run's tables, plots and manifest beside the run folders, one folder per agent
+    preset (``<storage>/<study>/<agent>/``: the committed results/reproduce/nstep3/, ...)."""
+    agent = json.loads((Path(run_dir) / "manifest.json").read_text()).get("agent", "paper")
+    target = Path(run_dir).parent / agent
+    target.mkdir(exist_ok=True)
+    for pattern in PUBLISHED:
+        for path in Path(run_dir).glob(pattern):
+            shutil.copy2(path, target / path.name)
 
 
 def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
