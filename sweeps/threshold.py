@@ -8,8 +8,10 @@ from sweeps.study import Study, main
 
 STUDY = Study(
     name="threshold",
-    description="Sweep the shield's latent distance threshold d_max (the paper's 2.5 in the middle).",
-    grid={"d_max": [1.0, 2.5, 4.0]},
+    description="Sweep the shield's latent distance threshold d_max (the paper's 2.5 and a stricter 1.0).",
+    # d_max at or above sqrt(margin) (3.16 for the default margin 10) flags every state, which
+    # turns the shield into the priors baseline: the default grid stays below it.
+    grid={"d_max": [1.0, 2.5]},
 )
 
 if __name__ == "__main__":
