@@ -1,8 +1,9 @@
 """What every study shares: command line, validation, the Tune run, results and resume.
 
 A study script declares a `Study` (its name and the grid of shield settings it varies)
-and calls `main(study)`. Every study also runs the baselines `dqn` and `priors`, repeats
-every setting over seeds, and writes its tables into ``<storage>/<study>/<run-id>/``.
+and calls `main(study)`. Every study also runs its baselines (by default `dqn` and
+`priors`), repeats every setting over seeds, and writes its tables into
+``<storage>/<study>/<run-id>/``.
 """
 
 from __future__ import annotations
