@@ -154,7 +154,8 @@ def plot_paper_comparison(table: pd.DataFrame, path: Path, title: str) -> None:
     ):
         ax.bar(x - 0.2, table[f"{column}_mean"], 0.4, label="shieldsweep", color="tab:blue")
         ax.bar(x + 0.2, table[f"{column}_paper"], 0.4, label="paper (200K steps)", color="tab:gray")
-        ax.set_xticks(x, [m.replace(" (", "\n(").replace("DQN + domain priors", "priors") for m in table["method"]], fontsize=8)
+        ticks = [m.replace(" (", "\n(").replace("DQN + domain priors", "priors") for m in table["method"]]
+        ax.set_xticks(x, ticks, fontsize=8)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=8)
