@@ -138,7 +138,7 @@ def learner_batch(arrays: dict[str, np.ndarray]) -> MultiAgentBatch:
             Columns.REWARDS: arrays["rewards"],
             Columns.TERMINATEDS: arrays["terminateds"],
             "weights": arrays["weights"],
-            "n_step": arrays.get("n_steps", np.ones(n, dtype=np.float32)),
+            "n_step": arrays["n_steps"],
         }
     )
     return MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=n)

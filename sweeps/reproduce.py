@@ -9,7 +9,7 @@ python sweeps/reproduce.py --agent paper                   # the paper's agent e
 python sweeps/reproduce.py --obs pixels --artifacts paper  # the paper's input (GPU advised)
 """
 
-from sweeps.study import DEFAULTS, Study, main, publish
+from sweeps.study import BASELINES, Study, main, publish
 
 STUDY = Study(
     name="reproduce",
@@ -21,7 +21,7 @@ STUDY = Study(
         "artifacts": "quick",
     },
     after_run=publish,
-    baselines=({"mode": "dqn"}, {"mode": "priors", "rho": DEFAULTS["rho"]}, {"mode": "priors", "rho": 0.5}),
+    baselines=(*BASELINES, {"mode": "priors", "rho": 0.5}),
 )
 
 if __name__ == "__main__":

@@ -206,13 +206,14 @@ def run_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, int]
         reporter = tune.CLIReporter(
             parameter_columns=PARAMETER_COLUMNS | grid_columns, metric_columns=METRIC_COLUMNS, max_report_frequency=30
         )
+        names = TrialNames([config["shield_config"]["mode"] for config in config_dicts])
         tuner = tune.Tuner(
             ShieldedDQN,
             param_space=param_space,
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=plan.args.max_concurrent or None,
-                trial_dirname_creator=TrialNames([c["shield_config"]["mode"] for c in config_dicts]),
-                trial_name_creator=TrialNames([c["shield_config"]["mode"] for c in config_dicts]),
+                trial_dirname_creator=names,
+                trial_name_creator=names,
             ),
             run_config=run_config(run_dir, plan.budget.iterations, reporter),
         )
