@@ -5,9 +5,13 @@ the same prioritised `TransitionReplay` (uint8 observations), the same settings 
 `PaperDQNConfig` (Adam 2.5e-4, batch 128, γ 0.99, Huber loss, gradient norm clip 40,
 target copy every 500 env steps, one update per 10 env steps). Written for
 `benchmarks/throughput.py`; `python benchmarks/plain_dqn.py` trains it once and prints its
-learning curve. ``--oracle-shield`` adds the ground-truth shield of PAPER.md (once 4 lava
-deaths are seen, forward into lava is replaced w.p. ρ by a random other action): the best
-any learned shield can do for this agent.
+learning curve.
+
+The loop takes a `shield.shield.Shield`, the same object the RLlib module uses: it calls
+``shield.decide`` on every step's ε-greedy actions and ``shield.record_violation`` after
+each lava death. ``--oracle-shield RHO`` gives it the ground-truth encoder and Q_p
+(`shield.oracle`; once more than 3 deaths are stored, forward into lava is replaced w.p.
+ρ by a random other action): the best any learned shield can do for this agent.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ import torch
 
 from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, linear
 from rllib_algos.replay import TransitionReplay
-from shield.envs import FORWARD, lava_ahead, make_env
+from shield.envs import DEFAULT_ENV, make_env
 from shield.networks import QNetwork
+from shield.oracle import OracleEncoder, OracleQ
+from shield.settings import ShieldParams
+from shield.shield import Decision, Shield
 
 
 class PlainDQN:
@@ -35,12 +42,12 @@ class PlainDQN:
         total_steps: int,
         warmup: int | None = None,
         seed: int = 0,
-        oracle_rho: float = 0.0,
+        shield: Shield | None = None,
         target_period: int | None = None,
     ):
         """`total_steps` scales ε, β and (unless `warmup` is given) the learning start, as `for_budget`.
 
-        `oracle_rho` > 0 turns on the ground-truth shield with that ρ (see module docstring).
+        `shield`: filters the exploration (None: plain DQN).
         `target_period`: env steps between target-network copies (default the paper's 500).
         """
         paper = for_budget(PaperDQNConfig(), total_steps)
@@ -71,21 +78,16 @@ class PlainDQN:
         self._episode_return = np.zeros(self.envs.num_envs)
         self.returns: list[float] = []  # finished episodes' returns, in order
         self.violations = 0  # lava deaths
-        self.oracle_rho = oracle_rho
-        self._not_forward = [a for a in range(self.envs.single_action_space.n) if a != FORWARD]
-        self.interventions = 0  # actions replaced by the ground-truth shield
+        self.shield = shield
+        self.interventions = 0  # actions the shield replaced
 
-    def shielded(self, actions: np.ndarray) -> np.ndarray:
-        """`actions` with forward-into-lava replaced w.p. ρ once 4 violations are seen."""
-        if self.oracle_rho <= 0 or self.violations < 4:
-            return actions
-        actions = actions.copy()
-        for i, env in enumerate(self.envs.envs):
-            unsafe = actions[i] == FORWARD and not self.autoreset[i] and lava_ahead(env)
-            if unsafe and self.rng.random() < self.oracle_rho:
-                actions[i] = self.rng.choice(self._not_forward)
-                self.interventions += 1
-        return actions
+    def shielded(self, obs: np.ndarray, proposed: np.ndarray) -> Decision | None:
+        """The shield's decision on `proposed` actions [num_envs] in `obs` (None without a shield)."""
+        if self.shield is None:
+            return None
+        decision = self.shield.decide(torch.from_numpy(obs), torch.from_numpy(proposed))
+        self.interventions += int(decision.replaced.sum())
+        return decision
 
     def act(self) -> np.ndarray:
         """ε-greedy actions [num_envs]."""
@@ -117,13 +119,20 @@ class PlainDQN:
         """Act, store and learn for `env_steps` more environment steps."""
         end = self.steps + env_steps
         while self.steps < end:
-            actions = self.shielded(self.act())
+            actions = self.act()
+            decision = self.shielded(self.obs, actions)
+            if decision is not None:
+                actions = decision.actions.numpy()
             next_obs, rewards, terminated, truncated, infos = self.envs.step(actions)
             real = ~self.autoreset  # a step after an episode's end only resets that env
             self.replay.add(self.obs[real], actions[real], rewards[real], next_obs[real], terminated[real])
             self.autoreset = terminated | truncated
             self._episode_return += np.where(real, rewards, 0.0)
-            self.violations += int(np.count_nonzero(real & (np.asarray(infos.get("cost", 0.0)) > 0)))
+            died = real & (np.asarray(infos.get("cost", 0.0)) > 0)
+            self.violations += int(np.count_nonzero(died))
+            if self.shield is not None:
+                for i in np.flatnonzero(died):
+                    self.shield.record_violation(self.obs[i])
             for i in np.flatnonzero(self.autoreset & real):
                 self.returns.append(float(self._episode_return[i]))
                 self._episode_return[i] = 0.0
@@ -154,8 +163,11 @@ def learn(
 ) -> PlainDQN:
     """Train for `total_steps` (the paper's schedule) printing the mean return of the last
     100 episodes and the violations so far every `report_every` steps."""
+    shield = None
+    if oracle_rho > 0:
+        shield = Shield(ShieldParams(mode="shield", rho=oracle_rho), OracleEncoder(), OracleQ())
     agent = PlainDQN(
-        env_id, obs, layout_seed, total_steps, seed=layout_seed, oracle_rho=oracle_rho, target_period=target_period
+        env_id, obs, layout_seed, total_steps, seed=layout_seed, shield=shield, target_period=target_period
     )
     start = time.perf_counter()
     while agent.steps < total_steps:
@@ -186,7 +198,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="Train the plain loop once and print its learning curve.")
     parser.add_argument("--obs", choices=["symbolic", "pixels"], default="symbolic")
-    parser.add_argument("--env", default="MiniGrid-LavaCrossingS9N1-v0")
+    parser.add_argument("--env", default=DEFAULT_ENV)
     parser.add_argument("--layout-seed", type=int, default=123)
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--threads", type=int, default=1)

@@ -31,13 +31,13 @@ from ray.rllib.algorithms.dqn import DQNConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_algos import ShieldedDQNConfig
-from rllib_algos.artifacts import ArtifactStore
 from rllib_algos.paper_dqn import PaperDQNConfig
-from rllib_algos.pretrain import encoder_spec, prior_spec
+from rllib_algos.pretrain_budgets import encoder_spec, prior_spec
 from rllib_algos.rl_module import PaperDQNModule
-from shield.weights import build, save_frozen
-
-ENV = "MiniGrid-LavaCrossingS9N1-v0"
+from shield.artifacts import ArtifactStore
+from shield.envs import DEFAULT_ENV as ENV
+from shield.settings import PAPER_SHIELD
+from shield.weights import WeightFiles, build, save_frozen
 
 
 def configure(config: DQNConfig, obs: str, warmup: int, steps: int) -> DQNConfig:
@@ -92,7 +92,8 @@ def shield_networks(obs: str, folder: Path) -> tuple[str, str, str]:
 
 
 def shield_config(obs: str, warmup: int, steps: int, encoder: str, prior_q: str) -> DQNConfig:
-    config = ShieldedDQNConfig().shield(mode="shield", encoder_path=encoder, prior_q_path=prior_q)
+    weights = WeightFiles(prior_q=prior_q, encoders={PAPER_SHIELD.margin: encoder})
+    config = ShieldedDQNConfig().shield(mode="shield", weights=weights)
     return configure(config, obs, warmup, steps)
 
 

@@ -1,20 +1,30 @@
-"""The RLlib side: PaperDQN and ShieldedDQN (configs, RLModules, callbacks, replay), pretraining
-jobs and environment registration.
+"""The RLlib side: PaperDQN and ShieldedDQN (configs, RLModules, callbacks, replay), the
+configuration of one study trial, pretraining jobs and environment registration.
 
-Importing this package registers the crossing environments with RLlib by their MiniGrid
-ids (see `rllib_algos.envs`).
+The names below are imported on first use, so that the Ray-free modules of this package
+(`rllib_algos.pretrain_budgets`) can be imported without Ray. Importing
+`rllib_algos.shielded_dqn` (as these names do) registers the crossing environments with
+RLlib by their MiniGrid ids (see `rllib_algos.envs`).
 """
 
-from rllib_algos.envs import register_envs
-from rllib_algos.paper_dqn import PaperDQN, PaperDQNConfig, epsilon_schedule, for_budget
-from rllib_algos.shielded_dqn import ShieldedDQN, ShieldedDQNConfig
+from __future__ import annotations
 
-__all__ = [
-    "PaperDQN",
-    "PaperDQNConfig",
-    "ShieldedDQN",
-    "ShieldedDQNConfig",
-    "epsilon_schedule",
-    "for_budget",
-    "register_envs",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PaperDQN": "rllib_algos.paper_dqn",
+    "PaperDQNConfig": "rllib_algos.paper_dqn",
+    "epsilon_schedule": "rllib_algos.paper_dqn",
+    "for_budget": "rllib_algos.paper_dqn",
+    "ShieldedDQN": "rllib_algos.shielded_dqn",
+    "ShieldedDQNConfig": "rllib_algos.shielded_dqn",
+    "register_envs": "rllib_algos.envs",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rllib_algos' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,8 +1,8 @@
 """Callbacks that feed the unsafe buffer and log the per-trial shield metrics.
 
 Run in the EnvRunner (episode and sample hooks) and in the Algorithm (train result). All
-metrics land under ``result["env_runners"]["shield"]`` (Tune: ``env_runners/shield/...``);
-names as in DESIGN.md.
+metrics land under ``result["env_runners"]["shield"]`` (Tune: ``env_runners/shield/...``),
+with the names of the trials.csv columns (results/README.md).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.utils.annotations import override
 
 from rllib_algos.metrics import COUNTERS, RecentReturns, derived_metrics, step_counts, unpack_decisions
 from rllib_algos.rl_module import SHIELD_DECISIONS
@@ -43,7 +44,10 @@ class ShieldCallbacks(RLlibCallback):
         super().__init__()
         self.recent_returns = RecentReturns(RETURN_WINDOW)
 
+    @override(RLlibCallback)
     def on_episode_end(self, *, episode, rl_module=None, metrics_logger=None, **kwargs) -> None:
+        """On a lava death, hand the observation before it to the module's shield
+        (``rl_module.record_violation``, when the module has one); log the episode's return."""
         if episode.is_terminated and episode.get_infos(-1).get("cost", 0.0) > 0:
             record = getattr(rl_module, "record_violation", None)
             if record is not None:
@@ -55,6 +59,7 @@ class ShieldCallbacks(RLlibCallback):
         metrics_logger.log_value((SHIELD, "episodes"), 1, reduce="lifetime_sum")
         metrics_logger.log_value((SHIELD, "return_sum"), episode_return, reduce="lifetime_sum")
 
+    @override(RLlibCallback)
     def on_sample_end(self, *, samples, metrics_logger=None, **kwargs) -> None:
         """Count the sampled steps' metrics, then drop the shield's per-step outputs."""
         totals = dict.fromkeys(COUNTERS, 0)
@@ -74,7 +79,9 @@ class ShieldCallbacks(RLlibCallback):
         if len(self.recent_returns):
             metrics_logger.log_value((SHIELD, "return_final"), self.recent_returns.mean(), reduce="mean", window=1)
 
+    @override(RLlibCallback)
     def on_train_result(self, *, result: dict, **kwargs) -> None:
+        """Add the rates derived from the counters (`derived_metrics`) and the node id."""
         shield = result.get("env_runners", {}).get(SHIELD)
         if shield is not None:
             shield.update(derived_metrics(shield))

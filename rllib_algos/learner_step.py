@@ -4,7 +4,7 @@
 reduces every metric of every update. On the symbolic network that bookkeeping costs
 about as much as the update itself (an update takes 27 ms through RLlib against 15 ms in
 a plain PyTorch loop, one core). `dqn_update` computes the same loss as RLlib's DQN
-learner for non-distributional n-step Q-learning (PAPER.md: Huber or squared TD error
+learner for non-distributional n-step Q-learning (the paper's loss: Huber or squared TD error
 weighted by the importance weights; double Q: the target network evaluated at the online
 network's argmax), clips the gradients' global norm at ``grad_clip``, steps the Learner's
 own optimizer and lets the Learner sync its target network and learning rate

@@ -1,6 +1,6 @@
 """PaperDQN: RLlib's DQN with the paper's settings, network and a low-overhead replay.
 
-Defaults are the paper's DQN settings (PAPER.md): double Q, prioritised replay (α 0.5,
+Defaults are the paper's DQN settings: double Q, prioritised replay (α 0.5,
 β 0.4 → 1.0 over training), no dueling heads, the paper's network (`PaperDQNModule`),
 Adam 2.5e-4, replay 10,000, batch 128, γ 0.99, target copy every 500 steps, learning from
 10,000 steps, one update per 10 env steps, ε linear 1.0 → 0.05 over 90% of training
@@ -19,11 +19,10 @@ computed across a sampled episode's chunks by `rllib_algos.replay.NStepReturns`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
 from ray.rllib.algorithms.dqn.dqn_learner import QF_LOSS_KEY
@@ -32,6 +31,7 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.annotations import override
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     LEARNER_RESULTS,
@@ -39,11 +39,11 @@ from ray.rllib.utils.metrics import (
     TD_ERROR_KEY,
 )
 
+from rllib_algos.envs import register_envs
 from rllib_algos.learner_step import dqn_update
 from rllib_algos.replay import NStepReturns, TransitionReplay
 from rllib_algos.rl_module import PaperDQNModule
 from shield.agents import PAPER_AGENT, agent_preset
-from shield.networks import QNetwork
 
 PAPER_ENV_STEPS = 200_000
 
@@ -60,7 +60,14 @@ def linear(schedule: list[tuple[int, float]], t: float) -> float:
 
 
 class PaperDQNConfig(DQNConfig):
-    """DQNConfig with the paper's defaults (see module docstring)."""
+    """DQNConfig with the paper's defaults (see module docstring).
+
+    Its own fields, beside DQNConfig's:
+
+    - ``replay_beta``: the prioritised-replay β schedule [(env_steps, β), ...], piecewise
+      linear (RLlib's replay takes one fixed β); set with ``.training(replay_beta=...)``;
+    - ``agent_preset``: the name of the agent preset applied (``.agent(name)``).
+    """
 
     def __init__(self, algo_class: type | None = None):
         super().__init__(algo_class=algo_class or PaperDQN)
@@ -94,26 +101,53 @@ class PaperDQNConfig(DQNConfig):
         self.n_step = settings.n_step
         return self
 
+    @override(DQNConfig)
+    def training(self, *, replay_beta: list[tuple[int, float]] = NotProvided, **kwargs: Any) -> PaperDQNConfig:
+        """DQNConfig's training settings, plus ``replay_beta`` (see the class docstring)."""
+        super().training(**kwargs)
+        if replay_beta is not NotProvided:
+            self.replay_beta = [(int(t), float(beta)) for t, beta in replay_beta]
+        return self
+
+    @override(DQNConfig)
     def validate(self) -> None:
-        """RLlib's checks, then what PaperDQN's replay supports."""
+        """What PaperDQN supports, then RLlib's checks.
+
+        Refused (ValueError): an unknown agent preset; `n_step` that is not an integer ≥ 1
+        (no sampled ranges); dueling heads or a distributional head (the paper's network
+        has neither); a replay buffer config without capacity and alpha; a `replay_beta`
+        that is not [(env_steps, β), ...] with increasing steps and β in [0, 1].
+        """
         agent_preset(self.agent_preset)
         if isinstance(self.n_step, bool) or not isinstance(self.n_step, int) or self.n_step < 1:
             raise ValueError(f"n_step must be an integer >= 1 (PaperDQN does not sample ranges), got {self.n_step!r}")
+        if self.dueling or self.num_atoms != 1:
+            raise ValueError("PaperDQN's network has no dueling or distributional head: set dueling=False, num_atoms=1")
+        missing = {"capacity", "alpha"} - set(self.replay_buffer_config or {})
+        if missing:
+            raise ValueError(f"replay_buffer_config needs {sorted(missing)} (PaperDQN's prioritised TransitionReplay)")
+        steps = [t for t, _ in self.replay_beta] if self.replay_beta else []
+        if not steps or steps != sorted(steps) or not all(0.0 <= b <= 1.0 for _, b in self.replay_beta):
+            raise ValueError(
+                f"replay_beta must be [(env_steps, beta), ...], steps increasing, beta in [0, 1]: "
+                f"got {self.replay_beta!r}"
+            )
         super().validate()
 
+    @override(DQNConfig)
     def get_default_rl_module_spec(self) -> RLModuleSpec:
+        """`PaperDQNModule`: RLlib's DQN module with the paper's Q-network."""
         return RLModuleSpec(module_class=PaperDQNModule)
 
 
-def for_budget(config: DQNConfig, env_steps: int) -> DQNConfig:
+def for_budget(config: PaperDQNConfig, env_steps: int) -> PaperDQNConfig:
     """Scale ε (90% of training), β (0.4 → 1.0 over training) and the learning start
     (≤ 10,000 steps, ≤ 20% of training) to a run of `env_steps`."""
-    config = config.training(
+    return config.training(
         epsilon=epsilon_schedule(env_steps),
         num_steps_sampled_before_learning_starts=min(10_000, env_steps // 5),
+        replay_beta=[(0, 0.4), (env_steps, 1.0)],
     )
-    config.replay_beta = [(0, 0.4), (env_steps, 1.0)]
-    return config
 
 
 def chunk_arrays(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -148,10 +182,13 @@ class PaperDQN(DQN):
     """RLlib's DQN whose replay is a `TransitionReplay` (see module docstring)."""
 
     @classmethod
+    @override(DQN)
     def get_default_config(cls) -> PaperDQNConfig:
         return PaperDQNConfig()
 
+    @override(DQN)
     def setup(self, config: Any) -> None:
+        """DQN's setup, then the transition replay and the n-step assembler."""
         super().setup(config)
         space = self.config.observation_space or self.env_runner.env.single_observation_space
         self.transitions = TransitionReplay(
@@ -163,7 +200,11 @@ class PaperDQN(DQN):
         self._replay_rng = np.random.default_rng(self.config.seed)
         self.n_step_returns = NStepReturns(self.config.n_step, self.config.gamma)
 
+    @override(DQN)
     def training_step(self) -> None:
+        """Sample, add the chunks' n-step transitions to the replay, and (once learning has
+        started) train on prioritised batches as often as ``training_intensity`` asks;
+        then sync the weights to the EnvRunners. Metrics as DQN's."""
         store_weight, sample_and_train_weight = calculate_rr_weights(self.config)
         for _ in range(store_weight):
             episodes, env_runner_results = synchronous_parallel_sample(
@@ -211,35 +252,6 @@ class PaperDQN(DQN):
         )
 
 
-def train_q_network(
-    config: DQNConfig,
-    env_steps: int,
-    obs_kind: str,
-    progress: Callable[[int, dict], None] | None = None,
-) -> tuple[QNetwork, dict]:
-    """Train `config` for at least `env_steps` environment steps; return its Q-network.
-
-    Returns:
-        (QNetwork in eval mode, {"env_steps", "train_s", "return_mean"}).
-    """
-    algo = config.build_algo()
-    start = time.perf_counter()
-    try:
-        steps, result = 0, {}
-        while steps < env_steps:
-            result = algo.train()
-            steps = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
-            if progress is not None:
-                progress(steps, result)
-        module = algo.get_module()
-        q = QNetwork(obs_kind, int(module.action_space.n))
-        q.torso.load_state_dict(module.encoder.state_dict())
-        q.head.load_state_dict(module.af.state_dict())
-    finally:
-        algo.stop()
-    q.eval().requires_grad_(False)
-    return q, {
-        "env_steps": steps,
-        "train_s": time.perf_counter() - start,
-        "return_mean": float(result.get("env_runners", {}).get("episode_return_mean", float("nan"))),
-    }
+# Algorithms built from this module find the crossing environments by their MiniGrid ids,
+# in the driver and in every worker process that unpickles them.
+register_envs()

@@ -1,15 +1,15 @@
 """Pretraining jobs: source-task DQNs → Q_p, and contrastive encoders, as cached artifacts.
 
-`ensure_artifacts` returns the weight files a sweep needs, building the missing ones as
-Ray tasks (a cluster builds several in parallel) into an `ArtifactStore`:
+`ensure_artifacts` returns the `WeightFiles` a study needs, building the missing ones as
+Ray tasks (a cluster builds several in parallel) into an `ArtifactStore`. What each job
+computes (budgets, tasks, specs) is in `rllib_algos.pretrain_budgets`:
 
-- ``source_q``: RLlib DQN on one source task (fixed layout `SOURCE_LAYOUT_SEED`);
+- ``source_q``: RLlib DQN on one source task;
 - ``prior_q``: RLlib DQN on the pseudo-reward of the four source Q-networks
   (`shield.pseudo_reward_env`), on the source tasks' own layouts: only there do the
   sources' Q-values mean anything (on other layouts a source trained on one layout rates
   forward-into-lava about as high as its best action);
-- ``encoder``: the contrastive auto-encoder for one margin α, on random exploration of
-  random LavaCrossingS9N1 layouts.
+- ``encoder``: the contrastive auto-encoder for one margin α.
 
 Quality figures are measured on layouts no artifact was trained on (`EVAL_SEED`).
 """
@@ -20,90 +20,64 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
-import numpy as np
 import ray
 import torch
+from ray.rllib.algorithms.dqn import DQNConfig
 
-from rllib_algos.artifacts import ArtifactSpec, ArtifactStore
 from rllib_algos.envs import PSEUDO_REWARD_ENV
-from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, train_q_network
-from shield.envs import check_obs_kind
-from shield.networks import QTorso
-from shield.pretrain_data import (
-    PRETRAIN_BUDGETS,
-    batched_forward,
+from rllib_algos.paper_dqn import PaperDQNConfig, for_budget
+from rllib_algos.pretrain_budgets import (
+    DEFAULT_LAVA_BOOTSTRAP,
+    ENCODER_TRAIN_ENVS,
+    EVAL_ENVS,
+    EVAL_SEED,
+    SOURCE_TASKS,
+    TRAIN_SEED,
     check_budget,
-    encoder_auc,
-    prior_q_quality,
-    random_experience,
-    train_autoencoder,
+    encoder_spec,
+    prior_spec,
+    source_spec,
 )
-from shield.weights import load_frozen, save_frozen
-
-BUDGET_NAMES = tuple(PRETRAIN_BUDGETS)
-
-SOURCE_TASKS = (
-    "MiniGrid-LavaCrossingS9N1-v0",
-    "MiniGrid-LavaCrossingS9N2-v0",
-    "MiniGrid-SimpleCrossingS9N1-v0",
-    "MiniGrid-SimpleCrossingS9N2-v0",
-)
-ENCODER_TRAIN_ENVS = ("MiniGrid-LavaCrossingS9N1-v0",)
-EVAL_ENVS = ("MiniGrid-LavaCrossingS9N1-v0", "MiniGrid-LavaCrossingS9N2-v0", "MiniGrid-LavaCrossingS9N3-v0")
-SOURCE_LAYOUT_SEED = 0
-TRAIN_SEED = 0
-EVAL_SEED = 10_000  # layouts drawn with this seed were never trained on
-DEFAULT_MARGIN = 10.0
-DEFAULT_LAVA_BOOTSTRAP = "reset"
+from shield.artifacts import ArtifactSpec, ArtifactStore
+from shield.latent_plot import plot_latents
+from shield.networks import QNetwork
+from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience, train_autoencoder
+from shield.settings import PAPER_SHIELD
+from shield.weights import WeightFiles, load_frozen, save_frozen
 
 
-# The specs hold the budget's numbers, so redefining a budget changes the artifacts' keys.
+def train_q_network(
+    config: DQNConfig,
+    env_steps: int,
+    obs_kind: str,
+    progress: Callable[[int, dict], None] | None = None,
+) -> tuple[QNetwork, dict]:
+    """Train `config` for at least `env_steps` environment steps; return its Q-network.
 
-
-def source_spec(env_id: str, obs: str, budget: str) -> ArtifactSpec:
-    """A source DQN is named by its steps, not by the budget: budgets that train their
-    sources equally long (quick and paper) share them."""
-    steps = check_budget(budget).source_steps
-    return ArtifactSpec.make(
-        "source_q",
-        obs,
-        f"{steps}steps",
-        env_id=env_id,
-        layout_seed=SOURCE_LAYOUT_SEED,
-        env_steps=steps,
-        network=QTorso.ARCHITECTURE[check_obs_kind(obs)],
-    )
-
-
-def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP) -> ArtifactSpec:
-    b = check_budget(budget)
-    return ArtifactSpec.make(
-        "prior_q",
-        obs,
-        budget,
-        lava_bootstrap=lava_bootstrap,
-        source_tasks=list(SOURCE_TASKS),
-        layout_seed=SOURCE_LAYOUT_SEED,
-        source_steps=b.source_steps,
-        env_steps=b.prior_steps,
-        network=QTorso.ARCHITECTURE[check_obs_kind(obs)],
-    )
-
-
-def encoder_spec(obs: str, budget: str, margin: float = DEFAULT_MARGIN) -> ArtifactSpec:
-    margin = float(margin)
-    if not margin > 0:
-        raise ValueError(f"margin must be > 0, got {margin}")
-    b = check_budget(budget)
-    return ArtifactSpec.make(
-        "encoder",
-        obs,
-        budget,
-        margin=margin,
-        train_envs=list(ENCODER_TRAIN_ENVS),
-        data_steps=b.encoder_data_steps,
-        updates=b.encoder_updates,
-    )
+    Returns:
+        (QNetwork in eval mode, {"env_steps", "train_s", "return_mean"}).
+    """
+    algo = config.build_algo()
+    start = time.perf_counter()
+    try:
+        steps, result = 0, {}
+        while steps < env_steps:
+            result = algo.train()
+            steps = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
+            if progress is not None:
+                progress(steps, result)
+        module = algo.get_module()
+        q = QNetwork(obs_kind, int(module.action_space.n))
+        q.torso.load_state_dict(module.encoder.state_dict())
+        q.head.load_state_dict(module.af.state_dict())
+    finally:
+        algo.stop()
+    q.eval().requires_grad_(False)
+    return q, {
+        "env_steps": steps,
+        "train_s": time.perf_counter() - start,
+        "return_mean": float(result.get("env_runners", {}).get("episode_return_mean", float("nan"))),
+    }
 
 
 Progress = Callable[[str], None]
@@ -186,39 +160,6 @@ def build_encoder(spec: ArtifactSpec, store: ArtifactStore, progress: Progress =
     return str(store.commit(spec, staging, {"budget": asdict(budget), "quality": quality, **record}))
 
 
-@torch.no_grad()
-def plot_latents(encoder: torch.nn.Module, evaluation: dict, path, title: str, per_env: int = 1500) -> None:
-    """2-D PCA of the latents of held-out states, coloured by ground-truth safety."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(evaluation), figsize=(5 * len(evaluation), 4.5), squeeze=False)
-    reference = None
-    for ax, (env_id, data) in zip(axes[0], evaluation.items(), strict=True):
-        rng = np.random.default_rng(0)
-        idx = rng.permutation(len(data))[:per_env]
-        idx = np.union1d(idx, np.flatnonzero(data.lava_ahead)[:per_env])
-        z = batched_forward(encoder, data.obs[idx])
-        if reference is None:  # one projection for every panel
-            mean = z.mean(dim=0)
-            _, _, V = torch.pca_lowrank(z - mean, q=2, center=False)
-            reference = (mean, V[:, :2])
-        xy = ((z - reference[0]) @ reference[1]).numpy()
-        ahead = data.lava_ahead[idx]
-        ax.scatter(*xy[~ahead].T, s=4, alpha=0.4, label="safe (no lava ahead)")
-        ax.scatter(*xy[ahead].T, s=6, alpha=0.7, c="tab:red", label="unsafe (lava ahead)")
-        ax.set_title(env_id.replace("MiniGrid-", ""))
-        ax.set_xlabel("PC 1")
-        ax.set_ylabel("PC 2")
-    axes[0][0].legend(loc="best", fontsize=8)
-    fig.suptitle(f"Latent space, held-out layouts: {title}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _remote(fn):
     return ray.remote(num_cpus=1, max_retries=1)(fn)
 
@@ -226,25 +167,25 @@ def _remote(fn):
 def ensure_artifacts(
     obs: str,
     budget: str,
-    margins: Sequence[float] = (DEFAULT_MARGIN,),
+    margins: Sequence[float] = (PAPER_SHIELD.margin,),
     lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP,
     store: ArtifactStore | None = None,
     progress: Progress = _print,
-) -> dict[str, str]:
+) -> WeightFiles:
     """Weight files for Q_p and one encoder per margin, building what is missing.
 
     Missing or corrupt artifacts are (re)built as Ray tasks, the four source DQNs and the
     encoders in parallel, then Q_p. Needs `ray.init()` only when something is built.
 
     Returns:
-        {"prior_q_path": ..., "encoder_path:<margin>": ...} for every margin.
+        the files of Q_p and of the encoder of every margin.
     """
     check_budget(budget)
     store = store or ArtifactStore()
     prior = prior_spec(obs, budget, lava_bootstrap)
     encoders = {float(m): encoder_spec(obs, budget, m) for m in margins}
-    paths: dict[str, str] = {}
-    pending: dict[str, ray.ObjectRef] = {}
+    paths: dict[str | float, str] = {}  # "prior_q" or a margin: its weight file
+    pending: dict[str | float, ray.ObjectRef] = {}
 
     def ready(spec: ArtifactSpec) -> str | None:
         if store.is_ready(spec):
@@ -253,22 +194,22 @@ def ensure_artifacts(
         return None
 
     if (path := ready(prior)) is not None:
-        paths["prior_q_path"] = path
+        paths["prior_q"] = path
     else:
         sources = []
         for env_id in SOURCE_TASKS:
             spec = source_spec(env_id, obs, budget)
             sources.append(ready(spec) or _remote(build_source_q).remote(spec, store))
-        pending["prior_q_path"] = _remote(build_prior_q).remote(prior, store, *sources)
+        pending["prior_q"] = _remote(build_prior_q).remote(prior, store, *sources)
     for margin, spec in encoders.items():
         if (path := ready(spec)) is not None:
-            paths[f"encoder_path:{margin}"] = path
+            paths[margin] = path
         else:
-            pending[f"encoder_path:{margin}"] = _remote(build_encoder).remote(spec, store)
+            pending[margin] = _remote(build_encoder).remote(spec, store)
     if pending:
         progress(f"building {len(pending)} artifact(s) as Ray tasks into {store.root}")
         paths |= dict(zip(pending, ray.get(list(pending.values())), strict=True))
     for name, path in paths.items():
-        kind = "prior_q" if name == "prior_q_path" else "encoder"
-        load_frozen(path, kind, obs)  # refuse an artifact that does not load
-    return paths
+        load_frozen(path, "prior_q" if name == "prior_q" else "encoder", obs)  # refuse an artifact that does not load
+    prior_q = paths.pop("prior_q")
+    return WeightFiles(prior_q=prior_q, encoders=paths)

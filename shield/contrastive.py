@@ -1,4 +1,4 @@
-"""The contrastive loss that separates safe from unsafe latents (PAPER.md)."""
+"""The contrastive loss that separates safe from unsafe latents."""
 
 from __future__ import annotations
 

@@ -35,6 +35,8 @@ ENV_IDS: tuple[str, ...] = (
     "MiniGrid-SimpleCrossingS9N1-v0",
     "MiniGrid-SimpleCrossingS9N2-v0",
 )
+# The paper's environment: the default of every study and the encoder's training task.
+DEFAULT_ENV = "MiniGrid-LavaCrossingS9N1-v0"
 OBS_KINDS: tuple[str, ...] = ("symbolic", "pixels")
 NUM_ACTIONS = 7
 FORWARD = int(Actions.forward)
@@ -164,7 +166,7 @@ class PixelObs(gym.ObservationWrapper):
 
 
 def make_env(
-    env_id: str = "MiniGrid-LavaCrossingS9N1-v0",
+    env_id: str = DEFAULT_ENV,
     obs: str = "symbolic",
     layout_seed: int | None = None,
 ) -> gym.Env:

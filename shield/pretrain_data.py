@@ -20,35 +20,12 @@ import torch
 from shield.contrastive import contrastive_loss
 from shield.envs import FORWARD, lava_ahead, make_env
 from shield.networks import LATENT_DIM, AutoEncoder, prepare_obs
+from shield.settings import PAPER_SHIELD
+from shield.unsafe_buffer import UnsafeBuffer
 
 MOVES = np.array([0, 1, FORWARD])  # left, right, forward: the only actions that do anything
 RECONSTRUCTION_WEIGHT = 100.0
 CONTRASTIVE_WEIGHT = 0.5
-
-
-@dataclass(frozen=True)
-class PretrainBudget:
-    """Environment steps and updates of each pretraining job."""
-
-    source_steps: int  # per source-task DQN
-    prior_steps: int  # Q_p's DQN on the pseudo-reward
-    encoder_data_steps: int  # random exploration for the encoder's data
-    encoder_updates: int  # auto-encoder gradient steps (batch 128)
-    eval_steps: int  # random exploration per evaluation environment
-    pixel_keep_safe: float = 0.25  # fraction of safe pixel observations kept in memory
-
-
-PRETRAIN_BUDGETS = {
-    "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
-    "quick": PretrainBudget(200_000, 60_000, 60_000, 3_000, 20_000),
-    "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
-}
-
-
-def check_budget(budget: str) -> PretrainBudget:
-    if budget not in PRETRAIN_BUDGETS:
-        raise ValueError(f"budget must be one of {list(PRETRAIN_BUDGETS)}, got {budget!r}")
-    return PRETRAIN_BUDGETS[budget]
 
 
 @dataclass
@@ -140,23 +117,29 @@ def batched_forward(network: torch.nn.Module, obs: np.ndarray, batch: int = 512)
 
 
 @torch.no_grad()
-def encoder_auc(encoder: torch.nn.Module, data: Experience, buffer_size: int = 100, k: int = 10) -> float:
+def encoder_auc(
+    encoder: torch.nn.Module,
+    data: Experience,
+    buffer_size: int = PAPER_SHIELD.buffer_size,
+    k: int = PAPER_SHIELD.k,
+) -> float:
     """ROC AUC of −D for lava-ahead versus other states, as the shield would see it.
 
-    The unsafe buffer holds the embeddings of up to `buffer_size` unsafe observations from
+    An `UnsafeBuffer` of `buffer_size` holds the embeddings of the unsafe observations of
     the first half of the episodes; the queries are every observation of the second half.
     """
     split = np.median(data.episode)
     reference = (data.episode <= split) & data.unsafe
     query = data.episode > split
-    rows = batched_forward(encoder, data.obs[reference][-buffer_size:])
-    z = batched_forward(encoder, data.obs[query])
-    D = torch.cdist(z, rows).topk(min(k, len(rows)), dim=1, largest=False).values.mean(dim=1)
+    unsafe = batched_forward(encoder, data.obs[reference])
+    buffer = UnsafeBuffer(buffer_size, unsafe.shape[1])
+    buffer.add(unsafe)
+    D = buffer.distance(batched_forward(encoder, data.obs[query]), k)
     return roc_auc(-D.numpy(), data.lava_ahead[query])
 
 
 @torch.no_grad()
-def prior_q_quality(prior_q: torch.nn.Module, data: Experience, tau: float = 0.0) -> dict[str, float]:
+def prior_q_quality(prior_q: torch.nn.Module, data: Experience, tau: float = PAPER_SHIELD.tau) -> dict[str, float]:
     """How Q_p's action check (Q_p(s,a) − mean Q_p(s,·) < tau) meets the ground truth.
 
     Returns:

@@ -4,7 +4,7 @@ Each episode draws one of `env_ids`, on a random layout or, with `layout_seed`, 
 fixed layout the source DQNs were trained on. The reward of a step (s, a, s') is
 `shield.priors.pseudo_reward` under the frozen source Q-networks.
 
-The terminal-step subtlety (PAPER.md): what follows a terminal step (lava or goal)?
+The terminal-step subtlety: what follows a terminal step (lava or goal)?
 
 - ``"reset"`` (default, the authors' behaviour): no terminal mask. At a terminal step
   or MiniGrid's time limit the environment

@@ -1,4 +1,4 @@
-"""The ring buffer of unsafe-state embeddings and the latent distance D (PAPER.md step 2)."""
+"""The ring buffer of unsafe-state embeddings and the latent distance D (the state check's memory)."""
 
 from __future__ import annotations
 

@@ -6,11 +6,14 @@ A weight file is a `torch.save`d dict (loadable with ``weights_only=True``)::
      "latent_dim": int (encoder), "num_actions": int (prior_q), "state_dict": {...}}
 
 `load_frozen` refuses a missing, unreadable or mismatched file with an error that names
-the parameter the path came from.
+the parameter the path came from. `WeightFiles` is the record of the files a shield (or
+a whole study) needs: Q_p, and one encoder per contrastive margin α.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,7 +22,43 @@ from torch import nn
 from shield.envs import NUM_ACTIONS
 from shield.networks import LATENT_DIM, Encoder, QNetwork
 
-KINDS = {"encoder": "encoder_path", "prior_q": "prior_q_path", "source_q": "source_q_path"}
+# what each kind of file is called in errors: the field of `WeightFiles` it comes from
+KINDS = {"encoder": "weights.encoders", "prior_q": "weights.prior_q", "source_q": "source_q file"}
+
+
+@dataclass(frozen=True)
+class WeightFiles:
+    """The frozen networks' weight files: Q_p (modes "priors" and "shield") and the
+    encoders by margin α (mode "shield"), e.g.
+    ``WeightFiles(prior_q="q.pt", encoders={10.0: "enc10.pt", 5.0: "enc5.pt"})``.
+
+    `encoders` is stored as sorted (margin, path) pairs, so the record is immutable and
+    its repr (written into each trial's params.json) is the same in every process.
+    """
+
+    prior_q: str | None = None
+    encoders: tuple[tuple[float, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        pairs = self.encoders.items() if isinstance(self.encoders, Mapping) else self.encoders
+        object.__setattr__(self, "encoders", tuple(sorted((float(m), str(p)) for m, p in pairs)))
+        if self.prior_q is not None:
+            object.__setattr__(self, "prior_q", str(self.prior_q))
+
+    def to_dict(self) -> dict:
+        """{"prior_q": path, "encoders": {"<margin>": path}} (for manifests)."""
+        return {"prior_q": self.prior_q, "encoders": {str(m): p for m, p in self.encoders}}
+
+    @property
+    def margins(self) -> list[float]:
+        return [margin for margin, _ in self.encoders]
+
+    def encoder(self, margin: float) -> str:
+        """The encoder trained with `margin`; ValueError naming the margins available."""
+        for m, path in self.encoders:
+            if m == float(margin):
+                return path
+        raise ValueError(f"no encoder for margin {margin!r}: the weight files hold margins {self.margins}")
 
 
 def build(kind: str, obs_kind: str, latent_dim: int = LATENT_DIM, num_actions: int = NUM_ACTIONS) -> nn.Module:
@@ -54,7 +93,7 @@ def load_frozen(
     """Load a frozen network in eval mode with gradients off.
 
     Raises:
-        ValueError: naming the parameter (`encoder_path` or `prior_q_path`) when the file
+        ValueError: naming the field (`weights.encoders` or `weights.prior_q`) when the file
             is missing, unreadable, of another kind or observation kind, or its weights
             do not fit the network.
     """

@@ -3,7 +3,8 @@
 python sweeps/buffer_size.py --buffer-size 10 50 100 200 --k 1 10
 """
 
-from sweeps.study import Study, main
+from sweeps.launch import run_study
+from sweeps.plan import Study
 
 STUDY = Study(
     name="buffer_size",
@@ -12,4 +13,4 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(STUDY))
+    raise SystemExit(run_study(STUDY))

@@ -1,58 +1,73 @@
-"""The `shieldsweep` command line.
+"""The command line: `shieldsweep <command>`, and the study scripts, which share its parser.
 
-shieldsweep pretrain --obs symbolic --budget quick [--margin 10 --margin 5]
-shieldsweep quality  --obs symbolic --budget quick [--margin 10]
+shieldsweep threshold --d-max 1 2.5          # the same as python sweeps/threshold.py --d-max 1 2.5
+shieldsweep pretrain  --obs symbolic --budget quick [--margin 10 --margin 5]
+shieldsweep quality   --obs symbolic --budget quick [--margin 10]
+shieldsweep report    results/threshold/<run-id>
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from pathlib import Path
 
-from rllib_algos.pretrain import BUDGET_NAMES, DEFAULT_MARGIN
+from rllib_algos.pretrain_budgets import BUDGET_NAMES, DEFAULT_LAVA_BOOTSTRAP, LAVA_BOOTSTRAPS
+from shield.envs import OBS_KINDS
+from shield.settings import PAPER_SHIELD
+from sweeps.launch import run_plan
+from sweeps.plan import Study, add_study_arguments
+
+STUDIES = ("threshold", "rho", "margin", "buffer_size", "pareto_search", "reproduce", "reliability")
+
+
+def study_of(name: str) -> Study:
+    """The `Study` declared in sweeps/<name>.py."""
+    return importlib.import_module(f"sweeps.{name}").STUDY
 
 
 def _add_artifact_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--obs", choices=["symbolic", "pixels"], default="symbolic")
-    parser.add_argument("--budget", choices=BUDGET_NAMES, default="quick")
+    parser.add_argument("--obs", choices=list(OBS_KINDS), default="symbolic")
+    parser.add_argument("--budget", choices=BUDGET_NAMES, default="quick", help="pretraining budget")
     parser.add_argument(
         "--margin",
         type=float,
         action="append",
-        help=f"contrastive margin α of an encoder to provide (repeatable; default {DEFAULT_MARGIN})",
+        help=f"contrastive margin α of an encoder to provide (repeatable; default {PAPER_SHIELD.margin:g})",
     )
-    parser.add_argument("--lava-bootstrap", choices=["reset", "terminal"], default="reset")
+    parser.add_argument("--lava-bootstrap", choices=list(LAVA_BOOTSTRAPS), default=DEFAULT_LAVA_BOOTSTRAP)
     parser.add_argument("--artifact-dir", help="artifact store (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
 
 
 def pretrain(args: argparse.Namespace) -> int:
     import ray
 
-    from rllib_algos.artifacts import ArtifactStore
     from rllib_algos.pretrain import ensure_artifacts
+    from shield.artifacts import ArtifactStore
 
     ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=True)
-    paths = ensure_artifacts(
+    weights = ensure_artifacts(
         args.obs,
         args.budget,
-        margins=args.margin or [DEFAULT_MARGIN],
+        margins=args.margin or [PAPER_SHIELD.margin],
         lava_bootstrap=args.lava_bootstrap,
         store=ArtifactStore(args.artifact_dir),
     )
-    print(json.dumps(paths, indent=2))
+    print(json.dumps(weights.to_dict(), indent=2))
     return 0
 
 
 def quality(args: argparse.Namespace) -> int:
     """Recompute the quality figures of stored artifacts and print them beside the manifest's."""
-    from rllib_algos.artifacts import ArtifactStore
-    from rllib_algos.pretrain import EVAL_ENVS, EVAL_SEED, PRETRAIN_BUDGETS, encoder_spec, prior_spec
+    from rllib_algos.pretrain_budgets import EVAL_ENVS, EVAL_SEED, check_budget, encoder_spec, prior_spec
+    from shield.artifacts import ArtifactStore
     from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience
     from shield.weights import load_frozen
 
     store = ArtifactStore(args.artifact_dir)
-    budget = PRETRAIN_BUDGETS[args.budget]
+    budget = check_budget(args.budget)
     data = {env_id: random_experience([env_id], args.obs, budget.eval_steps, EVAL_SEED) for env_id in EVAL_ENVS}
     prior = prior_spec(args.obs, args.budget, args.lava_bootstrap)
     q_p = load_frozen(store.check(prior), "prior_q", args.obs)
@@ -64,7 +79,7 @@ def quality(args: argparse.Namespace) -> int:
             f"  {env_id:32s} unsafe_flagged {now['unsafe_flagged']:.3f} (manifest {then['unsafe_flagged']:.3f})"
             f"  safe_flagged {now['safe_flagged']:.3f} (manifest {then['safe_flagged']:.3f})"
         )
-    for margin in args.margin or [DEFAULT_MARGIN]:
+    for margin in args.margin or [PAPER_SHIELD.margin]:
         spec = encoder_spec(args.obs, args.budget, margin)
         encoder = load_frozen(store.check(spec), "encoder", args.obs)
         print(f"{spec.key}  (encoder: ROC AUC target >= 0.95)")
@@ -75,16 +90,14 @@ def quality(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    """Rebuild a study's tables and plots from its Tune experiment directory."""
-    from pathlib import Path
-
+    """Rebuild a study's tables and plots from its run folder (or a published folder)."""
     from sweeps.report import write_report
 
-    experiment_dir = Path(args.experiment_dir)
-    if not experiment_dir.is_dir():
-        print(f"error: {experiment_dir} is not a directory", file=sys.stderr)
+    folder = Path(args.run_dir)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a directory", file=sys.stderr)
         return 2
-    for name, path in write_report(experiment_dir).items():
+    for name, path in write_report(folder).items():
         print(f"{name:22s} {path}")
     return 0
 
@@ -92,14 +105,24 @@ def report(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shieldsweep", description="Sweeps of a learned safety shield.")
     commands = parser.add_subparsers(dest="command", title="commands")
+    for name in STUDIES:
+        study = study_of(name)
+        sub = commands.add_parser(
+            name,
+            help=study.description,
+            description=study.description,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        add_study_arguments(sub, study)
+        sub.set_defaults(run=lambda args, study=study: run_plan(study, args))
     p = commands.add_parser("pretrain", help="build (or find cached) Q_p and encoder artifacts")
     _add_artifact_args(p)
     p.set_defaults(run=pretrain)
     q = commands.add_parser("quality", help="recompute the quality figures of stored artifacts")
     _add_artifact_args(q)
     q.set_defaults(run=quality)
-    r = commands.add_parser("report", help="rebuild tables and plots from a Tune experiment directory")
-    r.add_argument("experiment_dir", help="a study run folder, e.g. results/threshold/<run-id>")
+    r = commands.add_parser("report", help="rebuild tables and plots from a run folder or a published folder")
+    r.add_argument("run_dir", help="a study run folder (results/threshold/<run-id>) or a published one")
     r.set_defaults(run=report)
     args = parser.parse_args(argv)
     if args.command is None:

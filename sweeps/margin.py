@@ -3,7 +3,8 @@
 python sweeps/margin.py --margin 2 5 10 20
 """
 
-from sweeps.study import Study, main
+from sweeps.launch import run_study
+from sweeps.plan import Study
 
 STUDY = Study(
     name="margin",
@@ -12,4 +13,4 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(STUDY))
+    raise SystemExit(run_study(STUDY))

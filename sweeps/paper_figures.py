@@ -1,37 +1,56 @@
-"""The paper's reported figures (PAPER.md) and a table comparing a study's results to them.
+"""The paper's reported figures and a table comparing a study's results to them.
 
 The authors' figures for MiniGrid-LavaCrossingS9N1 are means of 3 seeds at 200K
-environment steps, read from their plots (hence "≈" in PAPER.md).
+environment steps, read off their plots (so approximate). Each figure names its setting
+by value (`ShieldParams` fields); a study's pareto.csv row matches it when every setting
+that acts in that mode has the same value.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
-PAPER_ENV = "MiniGrid-LavaCrossingS9N1-v0"
+from shield.settings import PAPER_SHIELD, RELEVANT, setting_label
+
+PAPER_ENV_STEPS = 200_000
 
 
 @dataclass(frozen=True)
 class PaperFigure:
-    """One method's reported figures; `setting` is its label in pareto.csv."""
+    """One method's reported figures at the paper's setting `settings` (mode and values)."""
 
     method: str
-    setting: str
+    settings: dict[str, Any]
     return_final: float
     violations_total: float
 
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every setting: the figure's, the others at the paper's values."""
+        return {**PAPER_SHIELD.to_dict(), **self.settings}
+
+    @property
+    def setting(self) -> str:
+        return setting_label(self.values)
+
+    def matches(self, row: pd.Series) -> bool:
+        """`row` (of pareto.csv) ran this figure's setting."""
+        mode = self.settings["mode"]
+        return row["mode"] == mode and all(
+            math.isclose(float(row[key]), float(self.values[key])) for key in RELEVANT[mode]
+        )
+
 
 PAPER_FIGURES = (
-    PaperFigure("DQN", "dqn", 0.57, 1055.0),
-    PaperFigure("DQN + domain priors (rho 0.95)", "priors rho=0.95 tau=0", 0.0, 40.0),
+    PaperFigure("DQN", {"mode": "dqn"}, 0.57, 1055.0),
+    PaperFigure("DQN + domain priors (rho 0.95)", {"mode": "priors", "rho": 0.95}, 0.0, 40.0),
     # shown in the paper's figure without figures in its text: compared as ours alone
-    PaperFigure("DQN + domain priors (rho 0.5)", "priors rho=0.5 tau=0", math.nan, math.nan),
-    PaperFigure(
-        "shield (the paper's method)", "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0", 0.93, 100.0
-    ),
+    PaperFigure("DQN + domain priors (rho 0.5)", {"mode": "priors", "rho": 0.5}, math.nan, math.nan),
+    PaperFigure("shield (the paper's method)", {"mode": "shield", **PAPER_SHIELD.to_dict()}, 0.93, 100.0),
 )
 COMPARISON_COLUMNS = (
     "method",
@@ -49,20 +68,20 @@ COMPARISON_COLUMNS = (
 def paper_comparison(pareto: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     """One row per paper method found in `pareto` (pareto.csv rows); `COMPARISON_COLUMNS`.
 
-    env_steps: the mean steps the trials trained (the paper's are 200K);
+    env_steps: the mean steps the trials trained (the paper's are `PAPER_ENV_STEPS`);
     violations_ratio: ours / the paper's. Empty when no setting matches.
     """
     rows = []
     for figure in PAPER_FIGURES:
-        match = pareto[pareto["setting"] == figure.setting]
+        match = pareto[[figure.matches(row) for _, row in pareto.iterrows()]]
         if match.empty:
             continue
         ours = match.iloc[0]
-        done = trials[(trials["setting"] == figure.setting) & (trials["status"] == "TERMINATED")]
+        done = trials[(trials["setting"] == ours["setting"]) & (trials["status"] == "TERMINATED")]
         rows.append(
             {
                 "method": figure.method,
-                "setting": figure.setting,
+                "setting": ours["setting"],
                 "n_seeds": int(ours["n_seeds"]),
                 "env_steps": float(done["env_steps"].mean()) if len(done) else math.nan,
                 "return_final_mean": float(ours["return_final_mean"]),

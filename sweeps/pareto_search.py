@@ -10,41 +10,39 @@ the final Pareto table has honest statistics.
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
 
-from sweeps.study import Study, main
+from shield.settings import PAPER_SHIELD
+from sweeps.plan import SWEPT, Plan, Study
 
-STUDY = Study(
-    name="pareto_search",
-    description="NSGA-II search over d_max, margin, rho and buffer_size (--trials N settings, one seed each), "
-    "then the settings on its front re-run with the baselines over every seed.",
-)
 SPACE = {"d_max": (0.5, 5.0), "rho": (0.5, 1.0), "buffer_size": [10, 25, 50, 100, 200]}
 MARGINS = [2.0, 5.0, 10.0, 20.0]
 OBJECTIVES = {"env_runners/shield/return_final": "max", "env_runners/shield/violations_total": "min"}
 TRIALS = {"smoke": 3, "quick": 12, "paper": 48}
 
 
-def search(plan, trials: int) -> list[dict]:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trials", type=int, help="settings NSGA-II proposes (default: smoke 3, quick 12, paper 48)")
+
+
+def search(plan: Plan, trials: int) -> list[dict]:
     """Phase 1; returns the settings on its front (rounded for readable tables)."""
     from optuna.samplers import NSGAIISampler
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
-    from rllib_algos import ShieldedDQN
-    from rllib_algos.artifacts import ArtifactStore
-    from rllib_algos.pretrain import ensure_artifacts
+    from rllib_algos.trial_config import trial_config
+    from sweeps.manifest import MANIFEST
     from sweeps.report import read_trials
     from sweeps.results import pareto_table
-    from sweeps.study import trial_config
-    from sweeps.tune_run import connect, run_config, trial_dirname
+    from sweeps.runner import connect, fit, study_weights, trial_budget, trial_dirname
 
     connect()
-    paths = ensure_artifacts(plan.obs, plan.artifacts, margins=MARGINS, store=ArtifactStore(plan.args.artifact_dir))
-    base_setting = {"mode": "shield", "d_max": 2.5, "margin": MARGINS[0], "rho": 0.95, "buffer_size": 100, "k": 10}
-    config = trial_config(plan, base_setting, paths)
-    config.shield(encoder_path={str(m): paths[f"encoder_path:{m}"] for m in MARGINS})
+    weights = study_weights(plan, MARGINS)
+    paper = {"mode": "shield", **{key: getattr(PAPER_SHIELD, key) for key in SWEPT}}
+    config = trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), paper, weights)
+    config.shield(weights=weights)  # every margin's encoder: the search picks α
     config.validate_shield()
     space = config.to_dict()
     space["seed"] = plan.seeds[0]
@@ -56,36 +54,25 @@ def search(plan, trials: int) -> list[dict]:
         "margin": tune.choice(MARGINS),
     }
     search_dir = plan.run_dir / "search"
-    if tune.Tuner.can_restore(str(search_dir)):
-        print(f"Resuming the search in {search_dir}", flush=True)
-        tuner = tune.Tuner.restore(
-            str(search_dir), trainable=ShieldedDQN, param_space=space, resume_unfinished=True, resume_errored=True
-        )
-    else:
-        searcher = OptunaSearch(
-            metric=list(OBJECTIVES),
-            mode=list(OBJECTIVES.values()),
-            sampler=NSGAIISampler(seed=0, population_size=max(4, trials // 3)),
-        )
-        tuner = tune.Tuner(
-            ShieldedDQN,
-            param_space=space,
-            tune_config=tune.TuneConfig(
-                search_alg=searcher,
-                num_samples=trials,
-                max_concurrent_trials=plan.args.max_concurrent or None,
-                trial_dirname_creator=trial_dirname,
-                trial_name_creator=trial_dirname,
-            ),
-            run_config=run_config(search_dir, plan.budget.iterations),
-        )
-    tuner.fit()
-    (search_dir / "manifest.json").write_text(f'{{"iterations": {plan.budget.iterations}}}\n')
-    trials, _ = read_trials(search_dir)
-    table = pareto_table(trials)
+    searcher = OptunaSearch(
+        metric=list(OBJECTIVES),
+        mode=list(OBJECTIVES.values()),
+        sampler=NSGAIISampler(seed=0, population_size=max(4, trials // 3)),
+    )
+    tune_config = tune.TuneConfig(
+        search_alg=searcher,
+        num_samples=trials,
+        max_concurrent_trials=plan.args.max_concurrent or None,
+        trial_dirname_creator=trial_dirname,
+        trial_name_creator=trial_dirname,
+    )
+    fit(search_dir, space, tune_config, plan.budget.iterations)
+    (search_dir / MANIFEST).write_text(f'{{"iterations": {plan.budget.iterations}}}\n')
+    found, _ = read_trials(search_dir)
+    table = pareto_table(found)
     table.to_csv(search_dir / "pareto.csv", index=False)
     front = table[table["on_front"]]
-    print(f"search: {len(trials)} trials, {len(front)} on the front", flush=True)
+    print(f"search: {len(found)} trials, {len(front)} on the front", flush=True)
     return [
         {
             "mode": "shield",
@@ -93,35 +80,33 @@ def search(plan, trials: int) -> list[dict]:
             "margin": float(row.margin),
             "rho": round(float(row.rho), 2),
             "buffer_size": int(row.buffer_size),
-            "k": 10,
+            "k": PAPER_SHIELD.k,
         }
         for row in front.itertuples()
-    ] or [base_setting]
+    ] or [paper]
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    import argparse
+def run(plan: Plan) -> int:
+    """Both phases: the search, then its front with the baselines over every seed."""
+    from sweeps.runner import run_phase
 
-    from sweeps.budgets import STUDY_BUDGETS
-    from sweeps.study import parse_args, plan
-
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--trials", type=int)
-    known, rest = pre.parse_known_args(argv)
-    args = parse_args(STUDY, rest)
-    trials = known.trials or TRIALS[args.budget if args.budget in STUDY_BUDGETS else "quick"]
+    trials = plan.args.trials or TRIALS[plan.args.budget]
     if trials < 1:
         print(f"error: --trials must be >= 1, got {trials}", file=sys.stderr)
         return 2
-    try:
-        the_plan = plan(STUDY, args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    front = search(the_plan, trials)
-    phase_two = [a for a in rest if a != "--resume"] + ["--run-id", f"{the_plan.run_dir.name}/front"]
-    return main(STUDY, phase_two, extra_settings=lambda _: front)
+    front = search(plan, trials)
+    return run_phase(plan, f"{plan.run_dir.name}/front", front)
 
+
+STUDY = Study(
+    name="pareto_search",
+    description="NSGA-II search over d_max, margin, rho and buffer_size (--trials N settings, one seed each), "
+    "then the settings on its front re-run with the baselines over every seed.",
+    add_arguments=add_arguments,
+    run=run,
+)
 
 if __name__ == "__main__":
-    raise SystemExit(run())
+    from sweeps.launch import run_study
+
+    raise SystemExit(run_study(STUDY))

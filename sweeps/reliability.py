@@ -13,7 +13,9 @@ python sweeps/reliability.py --budget paper --agent paper   # the same with the 
 
 from pathlib import Path
 
-from sweeps.study import Study, main, publish
+from sweeps.launch import run_study
+from sweeps.plan import Study
+from sweeps.report import publish
 
 
 def report_learned(run_dir: Path) -> None:
@@ -39,4 +41,4 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(STUDY))
+    raise SystemExit(run_study(STUDY))

@@ -1,10 +1,12 @@
-"""Rebuild a study's tables and plots from its Tune experiment directory.
+"""Rebuild a study's tables and plots from its run folder, or from a published folder.
 
-Works on any experiment directory of ShieldedDQN trials, finished or not: each trial
-folder's ``params.json`` (config) and ``result.json`` (one JSON result per iteration) are
-all it reads. `write_report` writes, into the experiment directory:
+A run folder is a Tune experiment directory of ShieldedDQN trials, finished or not: each
+trial folder's ``params.json`` (config) and ``result.json`` (one JSON result per
+iteration) are all it reads. A published folder (`publish`: the committed
+results/reproduce/nstep3/, ...) has no trial folders; its trials.csv and curves.csv are
+read instead. `write_report` writes, into the folder:
 
-trials.csv, pareto.csv, hypervolume.csv, pareto.png, curves_return.png,
+trials.csv, curves.csv, pareto.csv, hypervolume.csv, pareto.png, curves_return.png,
 curves_violations.png, and paper_comparison.csv/.png for runs on the paper's environment
 (columns documented in results/README.md).
 """
@@ -12,15 +14,19 @@ curves_violations.png, and paper_comparison.csv/.png for runs on the paper's env
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from sweeps.paper_figures import PAPER_ENV, paper_comparison
+from shield.envs import DEFAULT_ENV
+from sweeps.manifest import MANIFEST, read_manifest
+from sweeps.paper_figures import paper_comparison
 from sweeps.plots import plot_curves, plot_paper_comparison, plot_pareto
 from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
 
-MANIFEST = "manifest.json"
+CURVE_COLUMNS = ("setting", "seed", "trial_id", "env_steps", "return_final", "violations_total")
+PUBLISHED = ("*.csv", "*.png", MANIFEST)
 
 
 def latest_per_iteration(results: list[dict]) -> list[dict]:
@@ -37,9 +43,9 @@ def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials [TRIAL_COLUMNS], curves [setting, seed, trial_id, env_steps, return_final,
     violations_total]) from every trial folder under `experiment_dir`."""
     experiment_dir = Path(experiment_dir)
-    manifest_path = experiment_dir / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    target = manifest.get("iterations")
+    if not any(experiment_dir.glob("*/params.json")) and (experiment_dir / "trials.csv").exists():
+        return read_published(experiment_dir)
+    target = read_manifest(experiment_dir).get("iterations")
     rows, curve_rows = [], []
     for params in sorted(experiment_dir.glob("*/params.json")):
         results_path = params.parent / "result.json"
@@ -59,14 +65,32 @@ def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows.append(row)
         for result in results:
             step = trial_row(row["trial_id"], row["status"], config, result)
-            curve_rows.append(
-                {k: step[k] for k in ("setting", "seed", "trial_id", "env_steps", "return_final", "violations_total")}
-            )
+            curve_rows.append({k: step[k] for k in CURVE_COLUMNS})
     trials = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
-    curves = pd.DataFrame(
-        curve_rows, columns=["setting", "seed", "trial_id", "env_steps", "return_final", "violations_total"]
-    )
+    curves = pd.DataFrame(curve_rows, columns=list(CURVE_COLUMNS))
     return trials, curves
+
+
+def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trials, curves) of a published folder: its trials.csv, and its curves.csv (empty
+    when the folder has none)."""
+    trials = pd.read_csv(Path(folder) / "trials.csv")
+    curves_path = Path(folder) / "curves.csv"
+    curves = pd.read_csv(curves_path) if curves_path.exists() else pd.DataFrame(columns=list(CURVE_COLUMNS))
+    return trials, curves
+
+
+def publish(run_dir: Path) -> Path:
+    """Copy a run's tables, plots and manifest beside the run folders, one folder per agent
+    preset (``<storage>/<study>/<agent>/``: the committed results/reproduce/nstep3/, ...);
+    `write_report` rebuilds them there from the copied trials.csv and curves.csv."""
+    agent = read_manifest(run_dir).get("agent", "paper")
+    target = Path(run_dir).parent / agent
+    target.mkdir(exist_ok=True)
+    for pattern in PUBLISHED:
+        for path in Path(run_dir).glob(pattern):
+            shutil.copy2(path, target / path.name)
+    return target
 
 
 def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Path]:
@@ -74,12 +98,13 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
     experiment_dir = Path(experiment_dir)
     trials, curves = read_trials(experiment_dir)
     title = title or experiment_dir.name
-    paths = {name: experiment_dir / name for name in ("trials.csv", "pareto.csv", "hypervolume.csv")}
+    paths = {name: experiment_dir / name for name in ("trials.csv", "curves.csv", "pareto.csv", "hypervolume.csv")}
     trials.sort_values(["setting", "seed"]).to_csv(paths["trials.csv"], index=False)
+    curves.to_csv(paths["curves.csv"], index=False)
     table = pareto_table(trials)
     table.to_csv(paths["pareto.csv"], index=False)
     hypervolume_table(trials).to_csv(paths["hypervolume.csv"], index=False)
-    if not trials.empty and set(trials["env"].dropna()) == {PAPER_ENV}:
+    if not trials.empty and set(trials["env"].dropna()) == {DEFAULT_ENV}:
         paths["paper_comparison.csv"] = experiment_dir / "paper_comparison.csv"
         comparison = paper_comparison(table, trials)
         comparison.to_csv(paths["paper_comparison.csv"], index=False)

@@ -9,7 +9,9 @@ python sweeps/reproduce.py --agent paper                   # the paper's agent e
 python sweeps/reproduce.py --obs pixels --artifacts paper  # the paper's input (GPU advised)
 """
 
-from sweeps.study import BASELINES, Study, main, publish
+from sweeps.launch import run_study
+from sweeps.plan import BASELINES, Study
+from sweeps.report import publish
 
 STUDY = Study(
     name="reproduce",
@@ -25,4 +27,4 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(STUDY))
+    raise SystemExit(run_study(STUDY))

@@ -6,7 +6,6 @@ Functions take and return DataFrames; only `append_trial_row` touches files.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shield.settings import RELEVANT, ShieldParams, setting_label
 from sweeps.pareto import bootstrap_mean_ci, dominance_matrix, hypervolume_2d, pareto_ranks
 
-SETTING_COLUMNS = ("mode", "d_max", "margin", "rho", "buffer_size", "k", "tau")
+SETTING_COLUMNS = ShieldParams.names()  # mode, d_max, margin, rho, buffer_size, k, tau
 METRIC_COLUMNS = (
     "violations_total",
     "return_final",
@@ -49,19 +49,6 @@ PARETO_COLUMNS = (
     "dominated_by",
 )
 HYPERVOLUME_COLUMNS = ("hypervolume", "ci_low", "ci_high", "reference_return", "reference_violations", "n_front")
-# which settings matter for each mode (the others are left empty in the tables)
-RELEVANT = {"dqn": (), "priors": ("rho", "tau"), "shield": ("d_max", "margin", "rho", "buffer_size", "k", "tau")}
-
-
-def setting_label(settings: dict[str, Any]) -> str:
-    """A short, unique name of a setting, e.g. "shield d_max=2.5 margin=10 rho=0.95 ..."."""
-    mode = settings["mode"]
-    parts = [mode]
-    for key in RELEVANT[mode]:
-        value = settings.get(key)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            parts.append(f"{key}={value:g}" if isinstance(value, int | float) else f"{key}={value}")
-    return " ".join(parts)
 
 
 def _get(tree: dict, *keys: str, default: Any = float("nan")) -> Any:

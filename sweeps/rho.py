@@ -3,7 +3,8 @@
 python sweeps/rho.py --rho 0.5 0.8 0.95 1.0
 """
 
-from sweeps.study import Study, main
+from sweeps.launch import run_study
+from sweeps.plan import Study
 
 STUDY = Study(
     name="rho",
@@ -12,4 +13,4 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(STUDY))
+    raise SystemExit(run_study(STUDY))

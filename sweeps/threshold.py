@@ -4,7 +4,8 @@ python sweeps/threshold.py                      # quick budget, local Ray
 python sweeps/threshold.py --d-max 1 2 3 4 --budget paper --storage /shared/results
 """
 
-from sweeps.study import Study, main
+from sweeps.launch import run_study
+from sweeps.plan import Study
 
 STUDY = Study(
     name="threshold",
@@ -15,4 +16,4 @@ STUDY = Study(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(main(STUDY))
+    raise SystemExit(run_study(STUDY))

@@ -19,9 +19,10 @@ def ray_local():
 
 @pytest.fixture
 def weight_files(tmp_path):
-    """Frozen encoder and Q_p with random weights, for symbolic observations."""
-    from shield.weights import build, save_frozen
+    """``{"weights": WeightFiles}``: a frozen encoder (margin 10) and Q_p with random
+    weights, for symbolic observations (``.shield(**weight_files)``)."""
+    from shield.weights import WeightFiles, build, save_frozen
 
     encoder = save_frozen(tmp_path / "encoder.pt", "encoder", "symbolic", build("encoder", "symbolic"))
     prior_q = save_frozen(tmp_path / "prior_q.pt", "prior_q", "symbolic", build("prior_q", "symbolic"))
-    return {"encoder_path": str(encoder), "prior_q_path": str(prior_q)}
+    return {"weights": WeightFiles(prior_q=str(prior_q), encoders={10.0: str(encoder)})}

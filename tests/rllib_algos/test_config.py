@@ -5,10 +5,9 @@ import torch
 
 from rllib_algos import ShieldedDQNConfig
 from rllib_algos.metrics import derived_metrics, pack_decisions, step_counts, unpack_decisions
+from shield.envs import DEFAULT_ENV as ENV
 from shield.envs import FORWARD
-from shield.weights import build, save_frozen
-
-ENV = "MiniGrid-LavaCrossingS9N1-v0"
+from shield.weights import WeightFiles, build, save_frozen
 
 
 def config(weight_files, **shield) -> ShieldedDQNConfig:
@@ -24,13 +23,12 @@ def test_defaults_are_the_papers():
     assert c.shield_config == {
         "mode": "shield",
         "d_max": 2.5,
+        "margin": 10.0,
         "rho": 0.95,
-        "k": 10,
         "buffer_size": 100,
+        "k": 10,
         "tau": 0.0,
-        "margin": None,
-        "encoder_path": None,
-        "prior_q_path": None,
+        "weights": WeightFiles(),
     }
     assert (c.lr, c.gamma, c.train_batch_size_per_learner) == (2.5e-4, 0.99, 128)
     assert c.replay_buffer_config["capacity"] == 10_000 and c.replay_buffer_config["alpha"] == 0.5
@@ -56,18 +54,28 @@ def test_shield_builder_keeps_unset_values_and_reaches_the_model_config(weight_f
         ({"buffer_size": 0}, "buffer_size must be an integer >= 1"),
         ({"k": 0}, "k must be an integer >= 1"),
         ({"mode": "cbf"}, r"mode must be one of \['dqn', 'priors', 'shield'\]"),
-        ({"encoder_path": "/nonexistent/encoder.pt"}, "encoder_path '/nonexistent/encoder.pt' does not exist"),
-        ({"prior_q_path": None}, "prior_q_path is required"),
+        ({"margin": -1.0}, "margin must be a finite number > 0"),
+        (
+            {"weights": WeightFiles(prior_q="/nonexistent/q.pt", encoders={10.0: "/nonexistent/encoder.pt"})},
+            "weights.encoders '/nonexistent/encoder.pt' does not exist",
+        ),
+        ({"margin": 5.0}, r"no encoder for margin 5.0: the weight files hold margins \[10.0\]"),
+        ({"weights": WeightFiles()}, "no encoder for margin 10.0"),
+        ({"weights": {"prior_q": "q.pt"}}, "weights must be a shield.weights.WeightFiles"),
+        ({"dueling": True}, "no dueling or distributional head"),
     ],
 )
 def test_bad_shield_settings_fail_in_validate(weight_files, shield, message):
+    dqn = {key: shield.pop(key) for key in ("dueling",) if key in shield}
     with pytest.raises(ValueError, match=message):
-        config(weight_files, **shield).validate()
+        config(weight_files, **shield).training(**dqn).validate()
 
 
 def test_modes_need_only_their_own_weight_files(weight_files):
-    config({"encoder_path": None, "prior_q_path": None}, mode="dqn").validate()
-    config({"encoder_path": None, "prior_q_path": weight_files["prior_q_path"]}, mode="priors").validate()
+    config({"weights": WeightFiles()}, mode="dqn").validate()
+    config({"weights": WeightFiles(prior_q=weight_files["weights"].prior_q)}, mode="priors").validate()
+    with pytest.raises(ValueError, match="weights.prior_q is required"):
+        config({"weights": WeightFiles()}, mode="priors").validate()
 
 
 def test_unknown_env_or_obs_kind_fails_in_validate(weight_files):
@@ -79,8 +87,19 @@ def test_unknown_env_or_obs_kind_fails_in_validate(weight_files):
 
 def test_weight_file_for_other_obs_kind_fails_in_validate(weight_files, tmp_path):
     pixels = save_frozen(tmp_path / "px.pt", "encoder", "pixels", build("encoder", "pixels"))
-    with pytest.raises(ValueError, match="encoder_path .* trained for obs='pixels'"):
-        config(weight_files, encoder_path=str(pixels)).validate()
+    weights = WeightFiles(prior_q=weight_files["weights"].prior_q, encoders={10.0: str(pixels)})
+    with pytest.raises(ValueError, match="weights.encoders .* trained for obs='pixels'"):
+        config(weight_files, weights=weights).validate()
+
+
+def test_replay_beta_is_a_declared_training_argument_and_checked():
+    from rllib_algos import PaperDQNConfig
+
+    c = PaperDQNConfig().environment(ENV).training(replay_beta=[(0, 0.4), (1000, 1.0)], lr=1e-3)
+    assert c.replay_beta == [(0, 0.4), (1000, 1.0)] and c.lr == 1e-3
+    c.validate()
+    with pytest.raises(ValueError, match="replay_beta must be"):
+        c.training(replay_beta=[(1000, 0.4), (0, 1.0)]).validate()
 
 
 def test_bad_input_fails_before_ray_starts(weight_files):

@@ -1,16 +1,21 @@
-"""The whole pretraining pipeline at the smoke budget, end to end, as real Ray tasks."""
+"""The whole pretraining pipeline at the smoke budget, end to end, as real Ray tasks (slow);
+the specs and the committed artifacts, without Ray."""
 
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 
 from rllib_algos import ShieldedDQNConfig
-from rllib_algos.artifacts import DEFAULT_ROOT, ArtifactError, ArtifactSpec, ArtifactStore
-from rllib_algos.pretrain import DEFAULT_MARGIN, EVAL_ENVS, encoder_spec, ensure_artifacts, prior_spec, source_spec
-
-pytestmark = pytest.mark.slow
+from rllib_algos.pretrain import ensure_artifacts
+from rllib_algos.pretrain_budgets import EVAL_ENVS, EVAL_SEED, check_budget, encoder_spec, prior_spec, source_spec
+from shield.artifacts import DEFAULT_ROOT, ArtifactError, ArtifactSpec, ArtifactStore
+from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience
+from shield.settings import PAPER_SHIELD
+from shield.weights import load_frozen
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +25,11 @@ def built(tmp_path_factory, ray_local):
     return store, paths
 
 
+@pytest.mark.slow  # builds the smoke artifacts as Ray tasks
 def test_pipeline_writes_artifacts_with_manifests(built):
     store, paths = built
-    assert set(paths) == {"prior_q_path", "encoder_path:10.0", "encoder_path:3.0"}
+    assert paths.margins == [3.0, 10.0] and paths.prior_q == str(store.weights(prior_spec("symbolic", "smoke")))
+    assert paths.encoder(10.0) == str(store.weights(encoder_spec("symbolic", "smoke", 10.0)))
     for spec in (prior_spec("symbolic", "smoke"), encoder_spec("symbolic", "smoke", 10.0)):
         manifest = store.manifest(spec)
         assert manifest["config"] == spec.config
@@ -34,12 +41,13 @@ def test_pipeline_writes_artifacts_with_manifests(built):
         assert 0.0 <= quality["unsafe_flagged"] <= 1.0 and quality["n_unsafe"] > 0
 
 
+@pytest.mark.slow  # builds the smoke artifacts as Ray tasks
 def test_artifacts_load_into_shielded_dqn(built):
     _, paths = built
     config = (
         ShieldedDQNConfig()
         .environment("MiniGrid-LavaCrossingS9N1-v0", env_config={"obs": "symbolic", "layout_seed": 123})
-        .shield(mode="shield", encoder_path=paths["encoder_path:10.0"], prior_q_path=paths["prior_q_path"])
+        .shield(mode="shield", margin=10.0, weights=paths)
         .training(num_steps_sampled_before_learning_starts=100)
         .reporting(min_sample_timesteps_per_iteration=200)
     )
@@ -50,6 +58,7 @@ def test_artifacts_load_into_shielded_dqn(built):
         algo.stop()
 
 
+@pytest.mark.slow  # builds the smoke artifacts as Ray tasks
 def test_cached_artifacts_are_reused_and_corrupt_ones_rebuilt(built):
     store, paths = built
     messages: list[str] = []
@@ -63,10 +72,11 @@ def test_cached_artifacts_are_reused_and_corrupt_ones_rebuilt(built):
     messages.clear()
     rebuilt = ensure_artifacts("symbolic", "smoke", margins=(3.0,), store=store, progress=messages.append)
     assert store.check(spec) == store.weights(spec)
-    assert rebuilt["encoder_path:3.0"] == paths["encoder_path:3.0"]
+    assert rebuilt.encoder(3.0) == paths.encoder(3.0)
     assert any("building 1 artifact" in m for m in messages)
 
 
+@pytest.mark.slow  # builds the smoke artifacts as Ray tasks
 def test_manifest_for_another_config_is_refused(built, tmp_path):
     store, _ = built
     spec = encoder_spec("symbolic", "smoke", 10.0)
@@ -101,13 +111,39 @@ def test_sources_are_shared_by_budgets_that_train_them_equally_long():
     assert source_spec(env_id, "symbolic", "smoke").key != source_spec(env_id, "symbolic", "quick").key
 
 
+def tolerance(figure: float, n: int, z: float = 4.0) -> float:
+    """z standard errors of a rate (or ROC AUC) measured on n cases: sqrt(p(1 − p)/n),
+    which bounds the AUC's with n the smaller class; at least 1/n (a figure of 1.0 on n
+    cases says nothing closer than one case)."""
+    return z * math.sqrt(max(figure * (1 - figure), 1 / n) / n)
+
+
 def test_committed_quick_symbolic_artifacts_are_current_and_meet_the_targets():
-    """A fresh checkout runs a sweep at once: the quick symbolic Q_p and default encoder
-    are committed under today's keys, intact, and meet the targets on held-out layouts."""
+    """A fresh checkout runs a study at once: the quick symbolic Q_p and default encoder
+    are committed under today's keys and intact, meet the targets on held-out layouts,
+    and their manifests' quality figures are what the weight files give.
+
+    The figures are recomputed as the pretraining measured them (the evaluation envs and
+    seed), on half the evaluation budget's steps: the first half of the manifests' sample.
+    """
     store = ArtifactStore(DEFAULT_ROOT)
-    prior, encoder = prior_spec("symbolic", "quick"), encoder_spec("symbolic", "quick", DEFAULT_MARGIN)
-    store.check(prior)
-    store.check(encoder)
+    prior, encoder = prior_spec("symbolic", "quick"), encoder_spec("symbolic", "quick", PAPER_SHIELD.margin)
+    prior_q = load_frozen(store.check(prior), "prior_q", "symbolic")
+    f_theta = load_frozen(store.check(encoder), "encoder", "symbolic")
+    recorded_q, recorded_auc = store.manifest(prior)["quality"], store.manifest(encoder)["quality"]
+    assert set(recorded_q) == set(recorded_auc) == set(EVAL_ENVS)
+    steps = check_budget("quick").eval_steps // 2
     for env_id in EVAL_ENVS:
-        assert store.manifest(prior)["quality"][env_id]["unsafe_flagged"] >= 0.95, env_id
-        assert store.manifest(encoder)["quality"][env_id]["roc_auc"] >= 0.95, env_id
+        data = random_experience([env_id], "symbolic", steps, EVAL_SEED)
+
+        q = prior_q_quality(prior_q, data)
+        assert q["unsafe_flagged"] >= 0.95, (env_id, q)
+        assert q["unsafe_flagged"] == pytest.approx(
+            recorded_q[env_id]["unsafe_flagged"], abs=tolerance(q["unsafe_flagged"], q["n_unsafe"])
+        ), env_id
+
+        auc = encoder_auc(f_theta, data)
+        query = data.lava_ahead[data.episode > np.median(data.episode)]  # the states encoder_auc ranks
+        smaller_class = int(min(query.sum(), (~query).sum()))
+        assert auc >= 0.95, (env_id, auc)
+        assert auc == pytest.approx(recorded_auc[env_id]["roc_auc"], abs=tolerance(auc, smaller_class)), env_id

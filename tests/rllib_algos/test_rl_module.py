@@ -37,3 +37,55 @@ def test_train_forward_equals_rllibs_and_keeps_gradients_off_the_next_state(obs)
         torch.testing.assert_close(ours[key], rllib[key])
     assert ours[QF_PREDS].requires_grad
     assert not ours[QF_NEXT_PREDS].requires_grad and not ours[QF_TARGET_NEXT_PREDS].requires_grad
+
+
+def test_the_rllib_module_and_the_plain_loop_make_the_same_decisions():
+    """Both training paths call the same `Shield`: fed the same observations, proposed
+    actions, stored violations and random draws, they execute the same actions."""
+    import sys
+    from pathlib import Path
+
+    from rllib_algos.metrics import unpack_decisions
+    from rllib_algos.pretrain_budgets import encoder_spec, prior_spec
+    from rllib_algos.rl_module import SHIELD_DECISIONS, ShieldedDQNModule
+    from shield.artifacts import ArtifactStore
+    from shield.envs import DEFAULT_ENV
+    from shield.pretrain_data import random_experience
+    from shield.settings import PAPER_SHIELD, ShieldParams
+    from shield.shield import Shield
+    from shield.weights import WeightFiles
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from plain_dqn import PlainDQN
+
+    store = ArtifactStore()  # the committed quick artifacts: a real encoder and Q_p
+    weights = WeightFiles(
+        prior_q=str(store.check(prior_spec("symbolic", "quick"))),
+        encoders={PAPER_SHIELD.margin: str(store.check(encoder_spec("symbolic", "quick")))},
+    )
+    settings = ShieldParams(rho=0.8)
+    module = ShieldedDQNModule(
+        observation_space=gym.spaces.Box(0, 255, obs_shape("symbolic"), np.uint8),
+        action_space=gym.spaces.Discrete(7),
+        model_config={"double_q": True, "epsilon": [(0, 1.0)], "shield": settings.to_dict() | {"weights": weights}},
+        inference_only=False,
+    )
+    module.shield.generator = torch.Generator().manual_seed(0)
+    plain = PlainDQN(DEFAULT_ENV, "symbolic", 123, total_steps=1000)
+    plain.shield = Shield.load(settings, weights, "symbolic", generator=torch.Generator().manual_seed(0))
+
+    data = random_experience([DEFAULT_ENV], "symbolic", 3000, seed=3)
+    for obs in data.obs[data.unsafe][:12]:
+        module.record_violation(obs)
+        plain.shield.record_violation(torch.as_tensor(obs))
+    flagged = replaced = 0
+    for start in range(0, len(data), 250):
+        obs = data.obs[start : start + 250]
+        out = module._forward_exploration({Columns.OBS: torch.as_tensor(obs)}, t=0)
+        rllib = unpack_decisions(out[SHIELD_DECISIONS].numpy())
+        ours = plain.shielded(obs, rllib["proposed"])
+        np.testing.assert_array_equal(out[Columns.ACTIONS].numpy(), ours.actions.numpy())
+        for key in ("flagged", "proposed_unsafe", "replaced"):
+            np.testing.assert_array_equal(rllib[key], getattr(ours, key).numpy())
+        flagged, replaced = flagged + int(rllib["flagged"].sum()), replaced + int(rllib["replaced"].sum())
+    assert flagged > 20 and replaced > 0  # the comparison covered the shield acting

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.tune.registry import register_env
 
 from rllib_algos import ShieldedDQNConfig, register_envs
 from rllib_algos.rl_module import ShieldedDQNModule
-from shield.envs import make_env, on_lava
-from tests.oracle import OracleEncoder, OracleQ
+from shield.envs import NUM_ACTIONS, make_env, on_lava
+from shield.networks import QNetwork
+from shield.oracle import OracleEncoder, OracleQ
+from shield.settings import ShieldParams
+from shield.shield import Shield
 
 pytestmark = pytest.mark.slow
 ENV = "MiniGrid-LavaCrossingS9N1-v0"
@@ -35,8 +42,8 @@ class EnvSideLog(gym.Wrapper):
 class OracleShieldModule(ShieldedDQNModule):
     """ShieldedDQN's module with hand-built f_θ and Q_p that encode the ground truth."""
 
-    def frozen_networks(self, encoder_path, prior_q_path):
-        return OracleEncoder(), OracleQ()
+    def make_shield(self) -> Shield:
+        return Shield(ShieldParams.from_settings(self.model_config["shield"]), OracleEncoder(), OracleQ())
 
 
 @pytest.fixture
@@ -93,17 +100,53 @@ def test_dqn_violations_total_counts_every_lava_death(ray_local, weight_files, l
     assert metrics["interventions_total"] == 0 and metrics["steps"] >= 3200
 
 
-def test_priors_and_shield_run_with_weight_files_and_stay_out_of_checkpoints(ray_local, weight_files, tmp_path):
-    config = base_config(weight_files, mode="priors", rho=1.0).reporting(min_sample_timesteps_per_iteration=200)
+def checkpoint_arrays(checkpoint: Path) -> list[tuple[str, tuple[int, ...]]]:
+    """(key, shape) of every tensor or array pickled anywhere in an RLlib checkpoint, sorted."""
+    found = []
+
+    def walk(obj, key):
+        if isinstance(obj, torch.Tensor | np.ndarray):
+            found.append((key, tuple(obj.shape)))
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, str(k))
+        elif isinstance(obj, list | tuple):
+            for v in obj:
+                walk(v, key)
+
+    for path in checkpoint.rglob("*.pkl"):
+        with path.open("rb") as f:
+            walk(pickle.load(f), "")
+    return sorted(found)
+
+
+@pytest.mark.parametrize("mode", ["priors", "shield"])
+def test_priors_and_shield_run_with_weight_files_and_stay_out_of_checkpoints(ray_local, weight_files, tmp_path, mode):
+    """Both modes act with their frozen networks (loaded from the weight files), yet the
+    module's state and the checkpoint hold the Q-network (online and target) and nothing else."""
+    config = base_config(weight_files, mode=mode, rho=1.0).reporting(min_sample_timesteps_per_iteration=20)
     algo = config.build_algo()
     try:
-        metrics = algo.train()["env_runners"]["shield"]
-        assert metrics["state_flag_rate"] == 1.0 and metrics["interventions_total"] > 0
-        state_keys = set(algo.get_module().state_dict())
-        assert state_keys and not any("prior_q" in k or "frozen" in k or "unsafe" in k for k in state_keys)
+        history = [dict(algo.train()["env_runners"]["shield"]) for _ in range(10)]  # counters: lifetime sums
+        module_state = {key: tuple(value.shape) for key, value in algo.get_module().state_dict().items()}
         algo.save_to_path(str(tmp_path / "ckpt"))
     finally:
         algo.stop()
+
+    metrics = history[-1]
+    assert metrics["steps"] >= 200
+    if mode == "priors":  # rho = 1: Q_p checks the action in every state
+        assert metrics["state_flag_rate"] == 1.0 and metrics["interventions_total"] > 0
+    else:  # the state check needs more than 3 stored unsafe embeddings, one per lava death
+        before_fourth_death = [m for m in history if m["violations_total"] <= 3]
+        assert before_fourth_death, "the run reached 4 lava deaths in its first iteration"
+        assert all(m["flagged"] == 0 and m["interventions_total"] == 0 for m in before_fourth_death)
+
+    q_network = QNetwork("symbolic", NUM_ACTIONS).state_dict()
+    assert sorted(module_state.values()) == sorted(tuple(v.shape) for v in q_network.values())
+    assert not any(word in key for key in module_state for word in ("prior_q", "frozen", "unsafe", "shield"))
+    online_and_target = [*module_state.items(), *((f"_target_{k}", shape) for k, shape in module_state.items())]
+    assert checkpoint_arrays(tmp_path / "ckpt") == sorted(online_and_target)
 
 
 def test_return_final_stays_defined_through_iterations_that_end_no_episode(ray_local, weight_files):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from shield.envs import ENV_IDS, FORWARD, lava_ahead, make_env, obs_shape, on_lava
-from tests.oracle import lava_ahead_from_grid
+from shield.oracle import lava_ahead_from_grid
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

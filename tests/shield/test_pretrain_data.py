@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import fields
 
 import numpy as np
 import pytest
 import torch
 
+from shield.envs import obs_shape
+from shield.oracle import OracleEncoder, OracleQ, lava_ahead_from_grid
 from shield.pretrain_data import Experience, encoder_auc, prior_q_quality, random_experience, roc_auc
-from tests.oracle import OracleEncoder, OracleQ, lava_ahead_from_grid
 
 
 def brute_auc(scores, labels):
@@ -56,5 +58,42 @@ def test_quality_figures_of_a_blind_encoder_are_chance():
         def forward(self, obs):
             return torch.zeros(len(obs), 50)
 
+    # The reference half holds unsafe rows, so D is finite and tied everywhere: 0.5 is the tie
+    # rule, not the NaN of an empty buffer or of a query half with one class only.
+    first_half = data.episode <= np.median(data.episode)
+    assert data.unsafe[first_half].any()
+    assert 0 < data.lava_ahead[~first_half].sum() < (~first_half).sum()
     assert encoder_auc(Blind(), data) == 0.5
-    assert isinstance(data, Experience)
+
+
+ENVS = ["MiniGrid-LavaCrossingS9N1-v0", "MiniGrid-LavaCrossingS9N2-v0"]
+
+
+def test_random_experience_is_well_formed():
+    data = random_experience(ENVS, "symbolic", 1500, seed=7)
+    assert len(data) == 1500
+    assert data.obs.shape == (1500, *obs_shape("symbolic")) and data.obs.dtype == np.uint8
+    for name in ("unsafe", "lava_ahead"):
+        assert getattr(data, name).shape == (1500,) and getattr(data, name).dtype == bool, name
+    assert data.episode.shape == (1500,) and np.issubdtype(data.episode.dtype, np.integer)
+    assert data.episode[0] == 0 and set(np.diff(data.episode)) == {0, 1}  # numbered in order, none skipped
+    last_of_episode = np.r_[data.episode[1:] != data.episode[:-1], True]
+    assert data.unsafe.sum() > 5
+    assert not (data.unsafe & ~last_of_episode).any()  # a lava death ends its episode
+
+
+def test_random_experience_is_deterministic_for_a_seed():
+    first, again = random_experience(ENVS, "symbolic", 1500, seed=7), random_experience(ENVS, "symbolic", 1500, seed=7)
+    for field in fields(Experience):
+        np.testing.assert_array_equal(getattr(first, field.name), getattr(again, field.name), err_msg=field.name)
+    other = random_experience(ENVS, "symbolic", 1500, seed=8)
+    assert not np.array_equal(first.obs, other.obs)
+
+
+def test_keep_safe_drops_safe_rows_only():
+    full = random_experience(ENVS, "symbolic", 3000, seed=7)
+    kept = random_experience(ENVS, "symbolic", 3000, seed=7, keep_safe=0.3)
+    assert kept.unsafe.sum() == full.unsafe.sum() > 5  # the same exploration, every death kept
+    np.testing.assert_array_equal(kept.obs[kept.unsafe], full.obs[full.unsafe])
+    n_safe = (~full.unsafe).sum()
+    assert (~kept.unsafe).sum() == pytest.approx(0.3 * n_safe, abs=4 * np.sqrt(0.3 * 0.7 * n_safe))

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from shield.envs import FORWARD, lava_ahead
+from shield.oracle import lava_ahead_from_grid
 from shield.pseudo_reward_env import PseudoRewardEnv
-from tests.oracle import lava_ahead_from_grid
 
 
 class SourceQ(torch.nn.Module):
@@ -52,6 +52,7 @@ def test_reset_mode_continues_through_deaths_and_terminal_mode_ends_episodes():
             obs, _, terminated, truncated, info = env.step(action)
             if info["cost"] > 0:
                 break
+        assert info["cost"] > 0, f"{mode}: never stepped into lava"
         assert terminated == ends and not truncated
 
 

@@ -16,15 +16,15 @@ def test_round_trip_is_frozen_and_identical(tmp_path):
 
 
 def test_missing_file_names_the_parameter(tmp_path):
-    with pytest.raises(ValueError, match="encoder_path .* does not exist"):
+    with pytest.raises(ValueError, match="weights.encoders .* does not exist"):
         load_frozen(tmp_path / "nope.pt", "encoder", "symbolic")
-    with pytest.raises(ValueError, match="prior_q_path is required"):
+    with pytest.raises(ValueError, match="weights.prior_q is required"):
         load_frozen(None, "prior_q", "symbolic")
 
 
 def test_wrong_kind_obs_or_shape_is_refused(tmp_path):
     encoder = save_frozen(tmp_path / "e.pt", "encoder", "symbolic", build("encoder", "symbolic"))
-    with pytest.raises(ValueError, match="prior_q_path .* holds a 'encoder' network"):
+    with pytest.raises(ValueError, match="weights.prior_q .* holds a 'encoder' network"):
         load_frozen(encoder, "prior_q", "symbolic")
     with pytest.raises(ValueError, match="trained for obs='symbolic'.*obs='pixels'"):
         load_frozen(encoder, "encoder", "pixels")
@@ -35,5 +35,5 @@ def test_wrong_kind_obs_or_shape_is_refused(tmp_path):
 def test_corrupt_file_is_refused(tmp_path):
     path = tmp_path / "broken.pt"
     path.write_bytes(b"not a torch file")
-    with pytest.raises(ValueError, match="encoder_path .* is not a readable weight file"):
+    with pytest.raises(ValueError, match="weights.encoders .* is not a readable weight file"):
         load_frozen(path, "encoder", "symbolic")

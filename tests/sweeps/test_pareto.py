@@ -61,8 +61,15 @@ def test_dominance_matrix_matches_pairwise(points):
 @given(points_strategy)
 def test_hypervolume_matches_grid_count(points):
     reference = (0.0, 8.0)
+    volume = hypervolume_2d(points, SENSES, reference)
     # points lie on a lattice of 1/6 by 1, which the 240-cell grid resolves exactly
-    assert hypervolume_2d(points, SENSES, reference) == pytest.approx(brute_hypervolume(points, reference), abs=1e-9)
+    assert volume == pytest.approx(brute_hypervolume(points, reference), abs=1e-9)
+    # checked in every example, also those whose area is 0: it is positive exactly when a
+    # point beats the reference in both objectives, and only the front contributes to it
+    beats_reference = (points[:, 0] > reference[0]) & (points[:, 1] < reference[1])
+    assert (volume > 0) == beats_reference.any()
+    front = points[pareto_ranks(points, SENSES) == 1]
+    assert hypervolume_2d(front, SENSES, reference) == pytest.approx(volume, abs=1e-12)
 
 
 def test_hypervolume_known_values():
@@ -76,7 +83,9 @@ def test_bootstrap_ci_of_a_known_distribution():
     rng = np.random.default_rng(1)
     values = rng.normal(5.0, 2.0, size=400)  # standard error 0.1
     low, high = bootstrap_mean_ci(values, n_boot=4000)
-    assert low < 5.0 < high or abs(values.mean() - 5.0) > 0.2
+    assert low < values.mean() < high
+    assert (low + high) / 2 == pytest.approx(values.mean(), abs=0.02)  # symmetric for normal data
+    assert low < 5.0 < high  # this seed's interval covers the true mean (the rate: the next test)
     assert high - low == pytest.approx(2 * 1.96 * 2.0 / np.sqrt(400), rel=0.15)
     assert bootstrap_mean_ci([3.0]) == (3.0, 3.0)
     assert bootstrap_mean_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)

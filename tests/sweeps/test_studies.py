@@ -1,4 +1,5 @@
-"""Smoke-budget runs of every study script, as a user runs them (real Ray, Tune, RLlib)."""
+"""Every study script as a user runs it: smoke-budget runs (real Ray, Tune, RLlib), and the
+checks that come before any compute (no Ray)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import pandas as pd
 import pytest
 
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT
+from shield.settings import PAPER_SHIELD
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES
+from sweeps.plan import BASELINES, SWEPT
 from sweeps.results import HYPERVOLUME_COLUMNS, PARETO_COLUMNS, TRIAL_COLUMNS
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -54,6 +57,7 @@ def threshold_run(tmp_path_factory):
     return storage, done
 
 
+@slow
 def test_threshold_smoke(threshold_run):
     storage, done = threshold_run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -70,6 +74,7 @@ def test_threshold_smoke(threshold_run):
     assert json.loads(params.read_text())["n_step"] == AGENT_PRESETS[DEFAULT_AGENT].n_step
 
 
+@slow
 def test_a_second_study_reuses_the_finished_baselines(threshold_run):
     """dqn and priors do not depend on the swept setting: a rho study in the same storage
     copies them from the threshold study instead of training them again."""
@@ -93,6 +98,7 @@ def test_a_second_study_reuses_the_finished_baselines(threshold_run):
     assert fresh.returncode == 0 and "(0 reused from earlier runs)" in fresh.stdout
 
 
+@slow
 @pytest.mark.parametrize(
     ("script", "args", "n_trials"),
     [
@@ -112,6 +118,7 @@ def test_grid_study_smoke(tmp_path, script, args, n_trials):
         assert json.loads(params.read_text())["n_step"] == 1
 
 
+@slow
 def test_reproduce_smoke_compares_with_the_paper_and_publishes(tmp_path):
     done = run_study("reproduce.py", tmp_path)  # --budget smoke overrides the study's default (paper)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -131,6 +138,7 @@ def test_reproduce_smoke_compares_with_the_paper_and_publishes(tmp_path):
         assert (published / name).read_bytes() == (folder / name).read_bytes()
 
 
+@slow
 def test_pareto_search_smoke(tmp_path):
     done = run_study("pareto_search.py", tmp_path, "--trials", "2")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -140,25 +148,54 @@ def test_pareto_search_smoke(tmp_path):
     searched = pd.read_csv(folder / "search" / "pareto.csv")
     assert searched["on_front"].any()
     settings = json.loads((folder / "front" / "manifest.json").read_text())["settings"]
-    front = check_tables(folder / "front", n_trials=len(settings))
-    assert 3 <= len(front) <= 3 + searched["on_front"].sum()  # baselines, the paper's setting, the front
+    # phase 2 runs the baselines, the paper's setting and every setting on the search's front
+    paper = {"mode": "shield", **{key: getattr(PAPER_SHIELD, key) for key in SWEPT}}
+    expected = [*BASELINES, paper]
+    for row in searched[searched["on_front"]].itertuples():
+        setting = {"mode": "shield", "d_max": round(row.d_max, 2), "margin": row.margin, "rho": round(row.rho, 2)}
+        setting |= {"buffer_size": int(row.buffer_size), "k": PAPER_SHIELD.k}
+        if setting not in expected:
+            expected.append(setting)
+    assert settings == expected
+    front = check_tables(folder / "front", n_trials=len(expected))  # one seed each
+    assert len(front) == len(expected) >= 4
 
 
-def test_bad_input_is_refused_before_compute(tmp_path):
-    for args, message in [
-        (["--d-max", "-1"], "d_max must be a finite number > 0"),
-        (["--env", "MiniGrid-Empty-5x5-v0"], "env must be one of"),
-        (["--seeds", "0"], "--seeds must be >= 1"),
-        (["--agent", "fast"], "--agent: invalid choice: 'fast'"),
-    ]:
-        started = time.perf_counter()
-        done = run_study("threshold.py", tmp_path, *args, timeout=60)
-        assert done.returncode == 2 and message in done.stderr, done.stderr
-        assert time.perf_counter() - started < 30  # no Ray, no training
-    done = run_study("rho.py", tmp_path, "--rho", "1.5", timeout=60)
-    assert done.returncode == 2 and "rho must be in [0, 1]" in done.stderr
+@pytest.mark.parametrize(
+    ("study", "args", "message"),
+    [
+        ("threshold", ["--d-max", "-1"], "d_max must be a finite number > 0, got -1.0 (from --d-max)"),
+        ("threshold", ["--env", "MiniGrid-Empty-5x5-v0"], "env must be one of"),
+        ("threshold", ["--seeds", "0"], "--seeds must be >= 1"),
+        ("threshold", ["--max-concurrent", "-1"], "--max-concurrent must be >= 0"),
+        ("rho", ["--rho", "1.5"], "rho must be in [0, 1], got 1.5 (from --rho)"),
+        ("margin", ["--margin", "0"], "margin must be a finite number > 0, got 0.0 (from --margin)"),
+        ("buffer_size", ["--k", "0"], "k must be an integer >= 1, got 0 (from --k)"),
+    ],
+)
+def test_bad_input_is_refused_before_compute(tmp_path, capsys, study, args, message):
+    """Through the one CLI (`shieldsweep <study>`), which the study scripts share."""
+    from sweeps.cli import main
+
+    assert main([study, "--budget", "smoke", "--storage", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().err
 
 
+def test_a_study_script_validates_without_importing_ray(tmp_path):
+    """The plan (arguments, validation, run id) needs no Ray: a bad command exits before it."""
+    code = (
+        "import sys; from sweeps.launch import run_study; from sweeps.threshold import STUDY; "
+        f"rc = run_study(STUDY, ['--d-max', '-1', '--storage', {str(tmp_path)!r}]); "
+        "assert rc == 2 and 'ray' not in sys.modules, sorted(m for m in sys.modules if m.startswith('ray'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "d_max must be a finite number > 0" in done.stderr
+    agent = run_study("threshold.py", tmp_path, "--agent", "fast", timeout=120)  # the script itself
+    assert agent.returncode == 2 and "--agent: invalid choice: 'fast'" in agent.stderr
+
+
+@slow
 def test_interrupted_study_resumes_without_rerunning_finished_trials(tmp_path):
     command = [sys.executable, str(ROOT / "sweeps" / "threshold.py"), "--budget", "smoke", "--seeds", "1"]
     command += ["--storage", str(tmp_path), "--d-max", "2.5", "--max-concurrent", "1"]
@@ -194,6 +231,7 @@ def test_interrupted_study_resumes_without_rerunning_finished_trials(tmp_path):
     assert len(pd.read_csv(trials_csv)) == 3
 
 
+@slow
 def test_report_rebuilds_tables_from_the_experiment_directory(threshold_run):
     storage, done = threshold_run
     assert done.returncode == 0, done.stderr[-3000:]
@@ -203,3 +241,23 @@ def test_report_rebuilds_tables_from_the_experiment_directory(threshold_run):
     report = subprocess.run(["shieldsweep", "report", str(folder)], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0, report.stderr
     check_tables(folder, n_trials=4)
+
+
+@pytest.mark.parametrize("published", ["reproduce/nstep3", "reliability/nstep3"])
+def test_report_rebuilds_a_committed_folder_unchanged(tmp_path, published):
+    """A published folder holds no trial folders: its trials.csv and curves.csv are enough
+    to rebuild every table the same, and the plots."""
+    import shutil
+
+    from sweeps.cli import main
+
+    source = ROOT / "results" / published
+    folder = tmp_path / "published"
+    shutil.copytree(source, folder)
+    for png in folder.glob("*.png"):
+        png.unlink()
+    assert main(["report", str(folder)]) == 0
+    for table in ("trials.csv", "curves.csv", "pareto.csv", "hypervolume.csv", "paper_comparison.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(folder / table), pd.read_csv(source / table), obj=table)
+    for plot in ("pareto.png", "curves_return.png", "curves_violations.png", "paper_comparison.png"):
+        assert (folder / plot).stat().st_size > 10_000

@@ -1,6 +1,7 @@
 """Ground truth from symbolic observations, and hand-built networks that encode it.
 
-Used by tests to check the shield against a perfect encoder and Q_p.
+The best any learned shield can be: used by tests to check the shield against a perfect
+encoder and Q_p, and by the plain loop's `--oracle-shield` (symbolic observations only).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The Tune side of a grid study: artifacts, the Tuner (or its restore), rows, report."""
+"""Runs a plan on Ray Tune: artifacts, trials (or their restore), reuse, report, manifest.
+
+Everything in sweeps/ that imports Ray is here. `fit` is the one Tuner create-or-restore,
+shared by grid studies (`run_grid`) and the Optuna search (`sweeps.pareto_search`).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,24 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the compact CLIReporter table below
+import ray
+from ray import tune
 
-import ray  # noqa: E402
-from ray import tune  # noqa: E402
-
-from rllib_algos import ShieldedDQN  # noqa: E402
-from rllib_algos.artifacts import ArtifactStore  # noqa: E402
-from rllib_algos.pretrain import ensure_artifacts  # noqa: E402
-from sweeps.report import write_report  # noqa: E402
-from sweeps.results import append_trial_row, trial_row  # noqa: E402
-from sweeps.reuse import canonical, copy_trial, finished_trials  # noqa: E402
-from sweeps.study import Plan, resolved_config, trial_config, trial_space, write_manifest  # noqa: E402
+from rllib_algos import ShieldedDQN
+from rllib_algos.pretrain import ensure_artifacts
+from rllib_algos.trial_config import TrialBudget, trial_config
+from shield.artifacts import ArtifactStore
+from shield.weights import WeightFiles
+from sweeps.manifest import read_manifest, write_manifest
+from sweeps.plan import Plan
+from sweeps.report import write_report
+from sweeps.results import append_trial_row, trial_row
+from sweeps.reuse import canonical, copy_trial, finished_trials
 
 PARAMETER_COLUMNS = {"shield_config/mode": "mode", "seed": "seed"}
 METRIC_COLUMNS = {
@@ -54,6 +62,23 @@ def run_config(run_dir: Path, iterations: int, reporter=None) -> tune.RunConfig:
     )
 
 
+def fit(run_dir: Path, param_space: dict[str, Any], tune_config: tune.TuneConfig, iterations: int, reporter=None):
+    """Run the Tune experiment in `run_dir`, or resume it when it exists; its ResultGrid."""
+    if tune.Tuner.can_restore(str(run_dir)):
+        # Tune needs the param space again: it holds classes it cannot pickle by value
+        tuner = tune.Tuner.restore(
+            str(run_dir), trainable=ShieldedDQN, param_space=param_space, resume_unfinished=True, resume_errored=True
+        )
+    else:
+        tuner = tune.Tuner(
+            ShieldedDQN,
+            param_space=param_space,
+            tune_config=tune_config,
+            run_config=run_config(run_dir, iterations, reporter),
+        )
+    return tuner.fit()
+
+
 def trial_dirname(trial) -> str:
     """ "<id>-<mode>-seed<seed>" for a trial whose config is resolved when it is named (search trials)."""
     shield = trial.config.get("shield_config", {})
@@ -75,6 +100,7 @@ class TrialNames:
 def connect() -> None:
     """Join the cluster in RAY_ADDRESS (`ray job submit` sets it) or the one started on
     this machine by `ray start` (`ray submit`); else start a local Ray."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's compact CLIReporter table
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
 
@@ -122,28 +148,66 @@ def check_storage_shared(storage: Path) -> None:
         )
 
 
+def study_weights(plan: Plan, margins: Sequence[float] | None = None) -> WeightFiles:
+    """The plan's frozen networks (Q_p and one encoder per margin), built when missing."""
+    store = ArtifactStore(plan.args.artifact_dir)
+    return ensure_artifacts(plan.obs, plan.artifacts, margins=margins or plan.margins, store=store)
+
+
+def trial_budget(plan: Plan) -> TrialBudget:
+    return TrialBudget(plan.budget.env_steps, plan.budget.iterations, plan.budget.eval_episodes)
+
+
+def trial_space(config_dicts: Sequence[dict[str, Any]], pairs: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Tune's param space for the trials `pairs` [(index into config_dicts, seed)].
+
+    One grid over the pairs (key ``trial``: "<setting index>:<seed>"), from which each
+    trial takes its shield settings and its seed; the seed is also the fixed layout (one
+    layout per seed, as the paper). A grid of pairs rather than settings × seeds, so that
+    trials reused from earlier runs can be left out.
+    """
+    shield_configs = [config["shield_config"] for config in config_dicts]
+    space = dict(config_dicts[0])
+    space["trial"] = tune.grid_search([f"{index}:{seed}" for index, seed in pairs])
+    space["seed"] = tune.sample_from(lambda spec: int(spec.config.trial.split(":")[1]))
+    space["shield_config"] = tune.sample_from(lambda spec: shield_configs[int(spec.config.trial.split(":")[0])])
+    space["env_config"] = dict(space["env_config"]) | {
+        "layout_seed": tune.sample_from(lambda spec: int(spec.config.trial.split(":")[1]))
+    }
+    return space
+
+
+def resolved_config(config_dict: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The configuration a trial of `config_dict` with `seed` runs, as Tune writes it to params.json."""
+    from ray.air._internal.json import SafeFallbackEncoder
+
+    resolved = dict(config_dict) | {"seed": seed}
+    resolved["env_config"] = dict(resolved["env_config"]) | {"layout_seed": seed}
+    return json.loads(json.dumps(resolved, cls=SafeFallbackEncoder))
+
+
 def run_grid(plan: Plan) -> int:
+    """Run (or resume) a grid study: every setting of the plan over its seeds; exit code."""
     started = time.time()
     run_dir = plan.run_dir
     resuming = tune.Tuner.can_restore(str(run_dir))
-    if plan.args.resume and not resuming:
+    if plan.resume and not resuming:
         print(f"error: --resume: no run to resume in {run_dir}", file=sys.stderr)
         return 2
     connect()
     try:
-        check_storage_shared(plan.run_dir.parent)
+        check_storage_shared(run_dir.parent)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    store = ArtifactStore(plan.args.artifact_dir)
-    paths = ensure_artifacts(plan.obs, plan.artifacts, margins=plan.margins or [10.0], store=store)
-    configs = [trial_config(plan, setting, paths) for setting in plan.settings]
+    weights = study_weights(plan)
+    configs = [trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), s, weights) for s in plan.settings]
     for config in configs:
         config.validate_shield()
     config_dicts = [config.to_dict() for config in configs]
     pairs = [(index, seed) for index in range(len(configs)) for seed in plan.seeds]
     reused = reused_trials(plan, config_dicts, pairs, resuming)
-    extra = {"artifacts": paths, "resumed": resuming, "reused_trials": reused}
+    extra = {"artifacts": weights.to_dict(), "resumed": resuming, "reused_trials": reused}
     write_manifest(plan, started, None, extra)
     remaining = [pair for pair in pairs if f"{pair[0]}:{pair[1]}" not in reused]
     print(
@@ -151,12 +215,24 @@ def run_grid(plan: Plan) -> int:
         f"{len(plan.seeds)} seeds = {len(pairs)} trials ({len(reused)} reused from earlier runs) -> {run_dir}",
         flush=True,
     )
-    results = run_trials(plan, config_dicts, remaining, resuming) if remaining else []
-    outputs = write_report(run_dir, title=f"{plan.study.name} ({plan.args.env}, {plan.obs}, {plan.budget.name})")
+    errors = 0
+    if remaining:
+        grid_columns = {f"shield_config/{key}": key for key in plan.study.grid}
+        reporter = tune.CLIReporter(
+            parameter_columns=PARAMETER_COLUMNS | grid_columns, metric_columns=METRIC_COLUMNS, max_report_frequency=30
+        )
+        names = TrialNames([config["shield_config"]["mode"] for config in config_dicts])
+        tune_config = tune.TuneConfig(
+            max_concurrent_trials=plan.args.max_concurrent or None,
+            trial_dirname_creator=names,
+            trial_name_creator=names,
+        )
+        results = fit(run_dir, trial_space(config_dicts, remaining), tune_config, plan.budget.iterations, reporter)
+        errors = sum(1 for r in results if r.error is not None)
+    outputs = write_report(run_dir, title=f"{plan.study.name} ({plan.env}, {plan.obs}, {plan.budget.name})")
     write_manifest(plan, started, time.time(), extra)
     if plan.study.after_run is not None:
         plan.study.after_run(run_dir)
-    errors = sum(1 for r in results if r.error is not None)
     print(f"\n{plan.study.name}: {len(pairs) - errors} trials finished, {errors} failed. Tables and plots:")
     for name, path in outputs.items():
         print(f"  {name:22s} {path}")
@@ -170,15 +246,11 @@ def reused_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, i
     storage and copies them in (with their trials.csv rows); a resumed run keeps the
     choice its first attempt made (Tune's restore needs the same trials).
     """
-    from sweeps.report import MANIFEST
-
     if resuming:
-        manifest = json.loads((plan.run_dir / MANIFEST).read_text()) if (plan.run_dir / MANIFEST).exists() else {}
-        return manifest.get("reused_trials", {})
+        return read_manifest(plan.run_dir).get("reused_trials", {})
     if plan.args.no_reuse:
         return {}
-    storage = Path(plan.args.storage).expanduser().resolve()
-    found = finished_trials(storage, plan.budget.iterations, exclude=plan.run_dir)
+    found = finished_trials(plan.storage, plan.budget.iterations, exclude=plan.run_dir)
     reused = {}
     for index, seed in pairs:
         source = found.get(canonical(resolved_config(config_dicts[index], seed)))
@@ -193,28 +265,10 @@ def reused_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, i
     return reused
 
 
-def run_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, int]], resuming: bool):
-    """Run (or resume) the Tune experiment of `pairs` [(setting index, seed)]; its ResultGrid."""
-    run_dir = plan.run_dir
-    param_space = trial_space(config_dicts, pairs)
-    if resuming:  # Tune needs the param space again: it holds classes it cannot pickle by value
-        tuner = tune.Tuner.restore(
-            str(run_dir), trainable=ShieldedDQN, param_space=param_space, resume_unfinished=True, resume_errored=True
-        )
-    else:
-        grid_columns = {f"shield_config/{key}": key for key in plan.study.grid}
-        reporter = tune.CLIReporter(
-            parameter_columns=PARAMETER_COLUMNS | grid_columns, metric_columns=METRIC_COLUMNS, max_report_frequency=30
-        )
-        names = TrialNames([config["shield_config"]["mode"] for config in config_dicts])
-        tuner = tune.Tuner(
-            ShieldedDQN,
-            param_space=param_space,
-            tune_config=tune.TuneConfig(
-                max_concurrent_trials=plan.args.max_concurrent or None,
-                trial_dirname_creator=names,
-                trial_name_creator=names,
-            ),
-            run_config=run_config(run_dir, plan.budget.iterations, reporter),
-        )
-    return tuner.fit()
+def run_phase(plan: Plan, run_id: str, extra_settings: Sequence[dict]) -> int:
+    """Run `plan`'s study again with `extra_settings` beside its grid, into the sub-folder
+    `run_id` of its storage (the second phase of a search)."""
+    from sweeps.plan import make_plan
+
+    phase = make_plan(plan.study, plan.args, extra_settings=extra_settings, run_id=run_id)
+    return run_grid(replace(phase, resume=False))

@@ -1,0 +1,109 @@
+"""What each pretraining job computes: budgets, tasks and the artifact specs they define.
+
+Pure data (no Ray, no RLlib), so a study's plan can name the artifacts it will use before
+anything starts. The jobs that build them are in `rllib_algos.pretrain`.
+
+- ``source_q``: a DQN on one source task (fixed layout `SOURCE_LAYOUT_SEED`);
+- ``prior_q``: Q_p, a DQN on the pseudo-reward of the four source Q-networks, on the
+  source tasks' own layouts;
+- ``encoder``: the contrastive auto-encoder for one margin α, on random exploration of
+  random LavaCrossingS9N1 layouts.
+
+The specs hold the budget's numbers, so redefining a budget changes the artifacts' keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shield.artifacts import ArtifactSpec
+from shield.envs import DEFAULT_ENV, check_obs_kind
+from shield.networks import QTorso
+from shield.settings import PAPER_SHIELD
+
+
+@dataclass(frozen=True)
+class PretrainBudget:
+    """Environment steps and updates of each pretraining job."""
+
+    source_steps: int  # per source-task DQN
+    prior_steps: int  # Q_p's DQN on the pseudo-reward
+    encoder_data_steps: int  # random exploration for the encoder's data
+    encoder_updates: int  # auto-encoder gradient steps (batch 128)
+    eval_steps: int  # random exploration per evaluation environment
+    pixel_keep_safe: float = 0.25  # fraction of safe pixel observations kept in memory
+
+
+PRETRAIN_BUDGETS = {
+    "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
+    "quick": PretrainBudget(200_000, 60_000, 60_000, 3_000, 20_000),
+    "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
+}
+BUDGET_NAMES = tuple(PRETRAIN_BUDGETS)
+
+SOURCE_TASKS = (
+    "MiniGrid-LavaCrossingS9N1-v0",
+    "MiniGrid-LavaCrossingS9N2-v0",
+    "MiniGrid-SimpleCrossingS9N1-v0",
+    "MiniGrid-SimpleCrossingS9N2-v0",
+)
+ENCODER_TRAIN_ENVS = (DEFAULT_ENV,)
+EVAL_ENVS = ("MiniGrid-LavaCrossingS9N1-v0", "MiniGrid-LavaCrossingS9N2-v0", "MiniGrid-LavaCrossingS9N3-v0")
+SOURCE_LAYOUT_SEED = 0
+TRAIN_SEED = 0
+EVAL_SEED = 10_000  # layouts drawn with this seed were never trained on
+LAVA_BOOTSTRAPS = ("reset", "terminal")
+DEFAULT_LAVA_BOOTSTRAP = "reset"
+
+
+def check_budget(budget: str) -> PretrainBudget:
+    """The pretraining budget called `budget`; ValueError naming the choices otherwise."""
+    if budget not in PRETRAIN_BUDGETS:
+        raise ValueError(f"pretraining budget must be one of {list(PRETRAIN_BUDGETS)}, got {budget!r}")
+    return PRETRAIN_BUDGETS[budget]
+
+
+def source_spec(env_id: str, obs: str, budget: str) -> ArtifactSpec:
+    """A source DQN is named by its steps, not by the budget: budgets that train their
+    sources equally long (quick and paper) share them."""
+    steps = check_budget(budget).source_steps
+    return ArtifactSpec.make(
+        "source_q",
+        obs,
+        f"{steps}steps",
+        env_id=env_id,
+        layout_seed=SOURCE_LAYOUT_SEED,
+        env_steps=steps,
+        network=QTorso.ARCHITECTURE[check_obs_kind(obs)],
+    )
+
+
+def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP) -> ArtifactSpec:
+    b = check_budget(budget)
+    return ArtifactSpec.make(
+        "prior_q",
+        obs,
+        budget,
+        lava_bootstrap=lava_bootstrap,
+        source_tasks=list(SOURCE_TASKS),
+        layout_seed=SOURCE_LAYOUT_SEED,
+        source_steps=b.source_steps,
+        env_steps=b.prior_steps,
+        network=QTorso.ARCHITECTURE[check_obs_kind(obs)],
+    )
+
+
+def encoder_spec(obs: str, budget: str, margin: float = PAPER_SHIELD.margin) -> ArtifactSpec:
+    margin = float(margin)
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+    b = check_budget(budget)
+    return ArtifactSpec.make(
+        "encoder",
+        obs,
+        budget,
+        margin=margin,
+        train_envs=list(ENCODER_TRAIN_ENVS),
+        data_steps=b.encoder_data_steps,
+        updates=b.encoder_updates,
+    )

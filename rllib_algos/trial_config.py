@@ -1,0 +1,62 @@
+"""The RLlib configuration of one study trial: ShieldedDQN with a budget and a setting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rllib_algos.paper_dqn import for_budget
+from rllib_algos.shielded_dqn import ShieldedDQNConfig
+from shield.weights import WeightFiles
+
+
+@dataclass(frozen=True)
+class TrialBudget:
+    """How long a trial trains and how it is evaluated.
+
+    env_steps: environment steps per trial; iterations: train() calls per trial (results
+    and checkpoints come per iteration); eval_episodes: greedy episodes at the end, shield
+    off (return_eval).
+    """
+
+    env_steps: int
+    iterations: int
+    eval_episodes: int
+
+
+def trial_config(
+    env: str,
+    obs: str,
+    agent: str,
+    budget: TrialBudget,
+    setting: dict[str, Any],
+    weights: WeightFiles,
+) -> ShieldedDQNConfig:
+    """The ShieldedDQNConfig of one setting (its seed and layout are filled in per trial).
+
+    Args:
+        env: MiniGrid env id; obs: "symbolic" or "pixels"; agent: agent preset name.
+        budget: steps, iterations and evaluation episodes.
+        setting: `shield.settings.ShieldParams` fields (at least ``mode``).
+        weights: the study's frozen networks; a trial keeps only the files its mode uses,
+            so that trials that computed the same thing have the same configuration.
+    """
+    mode = setting["mode"]
+    used = WeightFiles(
+        prior_q=weights.prior_q if mode != "dqn" else None,
+        encoders={setting["margin"]: weights.encoder(setting["margin"])} if mode == "shield" else {},
+    )
+    steps_per_iteration = -(-budget.env_steps // budget.iterations)
+    return (
+        for_budget(ShieldedDQNConfig().agent(agent), budget.env_steps)
+        .environment(env, env_config={"obs": obs})
+        .shield(**setting, weights=used)
+        .reporting(min_sample_timesteps_per_iteration=steps_per_iteration)
+        .evaluation(
+            evaluation_interval=budget.iterations,
+            evaluation_duration=budget.eval_episodes,
+            evaluation_duration_unit="episodes",
+            evaluation_num_env_runners=0,
+            evaluation_config={"explore": False, "num_envs_per_env_runner": 1},
+        )
+    )

@@ -1,0 +1,152 @@
+"""The shield: the state check, the action check and the unsafe buffer, on batches of steps.
+
+`Shield` holds everything the method needs at acting time: its settings
+(`ShieldParams`), the frozen encoder f_θ, the frozen prior Q-network Q_p and the ring of
+unsafe embeddings. Any training loop uses it the same way:
+
+    decision = shield.decide(obs, proposed)   # before stepping the environment
+    env.step(decision.actions)                # execute (and store) these actions
+    shield.record_violation(obs_before_death) # after each lava death
+
+The rules (mode "shield"):
+
+1. State check: the state is flagged when the mean latent distance D from f_θ(s) to its
+   k nearest unsafe embeddings is below ``d_max`` and a uniform draw is below ``rho``.
+   The check is inactive (D = +inf) until *more than* 3 embeddings are stored.
+2. Action check, in flagged states only: action a is unsafe when
+   Q_p(s, a) − mean_a' Q_p(s, a') < ``tau``. An unsafe proposed action is replaced by a
+   uniformly random action that is not unsafe (kept when every action is unsafe, which
+   needs tau > 0).
+
+Mode "priors" runs the action check in every state with probability ``rho``; mode "dqn"
+never acts. Random draws come from ``generator`` (torch's global generator when None),
+in a fixed order: the rho draws [B], then the replacement draws [F, A].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from shield.settings import ShieldParams
+from shield.unsafe_buffer import UnsafeBuffer
+from shield.weights import WeightFiles, load_frozen
+
+
+@dataclass
+class Decision:
+    """The shield's output for a batch of B steps."""
+
+    actions: torch.Tensor  # [B] long: the executed (possibly replaced) actions
+    flagged: torch.Tensor  # [B] bool: the action check ran (state flagged, or priors' draw)
+    proposed_unsafe: torch.Tensor  # [B] bool: the check judged the proposed action unsafe
+    replaced: torch.Tensor  # [B] bool: actions != proposed
+    distance: torch.Tensor  # [B] float: D (latent units; +inf without a state check)
+
+
+def check_actions(
+    proposed: torch.Tensor, q_p: torch.Tensor, tau: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The action check on F flagged states.
+
+    Args:
+        proposed: proposed actions [F], long.
+        q_p: prior Q-values [F, A].
+        tau: the action threshold.
+        generator: source of the replacement draws [F, A].
+
+    Returns:
+        (actions [F], proposed_unsafe [F] bool, replaced [F] bool).
+    """
+    allowed = (q_p - q_p.mean(dim=1, keepdim=True)) >= tau  # [F, A]
+    unsafe = ~allowed.gather(1, proposed[:, None]).squeeze(1)
+    replace = unsafe & allowed.any(dim=1)
+    draws = torch.rand(allowed.shape, generator=generator)
+    uniform_allowed = draws.masked_fill(~allowed, -1.0).argmax(dim=1)
+    return torch.where(replace, uniform_allowed, proposed), unsafe, replace
+
+
+class Shield:
+    """The shield of one acting process (see module docstring).
+
+    Not an `nn.Module`: its networks are frozen and its buffer is filled while acting, so
+    nothing in it is trained or synchronised with a learner.
+
+    Args:
+        params: the settings.
+        encoder: frozen f_θ, observations [B, H, W, C] uint8 → latents [B, latent_dim]
+            (required in mode "shield").
+        prior_q: frozen Q_p, observations → Q-values [B, A] (modes "priors", "shield").
+        generator: source of the random draws (torch's global one when None).
+    """
+
+    def __init__(
+        self,
+        params: ShieldParams,
+        encoder: nn.Module | None = None,
+        prior_q: nn.Module | None = None,
+        generator: torch.Generator | None = None,
+    ):
+        if params.mode == "shield" and encoder is None:
+            raise ValueError("mode 'shield' needs an encoder")
+        if params.mode != "dqn" and prior_q is None:
+            raise ValueError(f"mode {params.mode!r} needs a prior Q-network")
+        self.params = params
+        self.encoder = encoder
+        self.prior_q = prior_q
+        self.generator = generator
+        latent_dim = encoder.latent_dim if encoder is not None else 1
+        self.unsafe_buffer = UnsafeBuffer(params.buffer_size, latent_dim)
+
+    @classmethod
+    def load(
+        cls, params: ShieldParams, weights: WeightFiles, obs_kind: str, generator: torch.Generator | None = None
+    ) -> Shield:
+        """The shield of `params` with the frozen networks its mode uses, from `weights`
+        (the encoder trained with ``params.margin``)."""
+        encoder = prior_q = None
+        if params.mode == "shield":
+            encoder = load_frozen(weights.encoder(params.margin), "encoder", obs_kind)
+        if params.mode != "dqn":
+            prior_q = load_frozen(weights.prior_q, "prior_q", obs_kind)
+        return cls(params, encoder, prior_q, generator)
+
+    @torch.no_grad()
+    def distance(self, obs: torch.Tensor) -> torch.Tensor:
+        """D [B] of observations [B, ...]: +inf while the state check is inactive."""
+        if self.params.mode != "shield" or not self.unsafe_buffer.active:
+            return torch.full((len(obs),), float("inf"))
+        return self.unsafe_buffer.distance(self.encoder(obs), self.params.k)
+
+    @torch.no_grad()
+    def decide(self, obs: torch.Tensor, proposed: torch.Tensor) -> Decision:
+        """The executed actions for B steps.
+
+        Args:
+            obs: observations [B, H, W, C], uint8.
+            proposed: the agent's (ε-greedy) actions [B], long.
+        """
+        params, B = self.params, len(proposed)
+        D = self.distance(obs)
+        if params.mode == "dqn":
+            flagged = torch.zeros(B, dtype=torch.bool)
+        else:
+            flagged = torch.rand(B, generator=self.generator) < params.rho
+            if params.mode == "shield":
+                flagged &= D < params.d_max
+        actions, unsafe, replaced = proposed, torch.zeros_like(flagged), torch.zeros_like(flagged)
+        if flagged.any():  # Q_p only where the action check runs
+            chosen, unsafe_f, replaced_f = check_actions(
+                proposed[flagged], self.prior_q(obs[flagged]), params.tau, self.generator
+            )
+            actions = proposed.clone()
+            actions[flagged], unsafe[flagged], replaced[flagged] = chosen, unsafe_f, replaced_f
+        return Decision(actions, flagged, unsafe, replaced, D)
+
+    @torch.no_grad()
+    def record_violation(self, obs: torch.Tensor) -> None:
+        """Store the embedding of `obs` [H, W, C], the state just before a lava death."""
+        if self.encoder is not None:
+            self.unsafe_buffer.add(self.encoder(torch.as_tensor(obs)[None]))

@@ -1,0 +1,217 @@
+"""A study, declared and resolved: its arguments, their validation and its run id (no Ray).
+
+A study script declares a `Study` (its name and the grid of shield settings it varies);
+`make_plan` turns the command line into a `Plan`, refusing bad input with a ValueError
+that names the flag, before anything starts. Every study also runs its baselines (by
+default `dqn` and `priors`), repeats every setting over seeds and writes into
+``<storage>/<study>/<run-id>/``. `sweeps.runner` runs a plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rllib_algos.pretrain_budgets import PRETRAIN_BUDGETS, encoder_spec, prior_spec
+from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
+from shield.envs import DEFAULT_ENV, OBS_KINDS, check_env_id, check_obs_kind
+from shield.settings import PAPER_SHIELD, ShieldParams
+from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
+
+# The settings a study can sweep (`--d-max`, ...); the others stay at the paper's values.
+SWEPT = ("d_max", "margin", "rho", "buffer_size", "k")
+BASELINES = ({"mode": "dqn"}, {"mode": "priors", "rho": PAPER_SHIELD.rho})
+DEFAULT_STORAGE = "results"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study: its name, what it is for, and the default grid of shield settings it varies.
+
+    defaults: command-line defaults, e.g. {"budget": "paper"}; baselines: settings run
+    beside the grid over the same seeds; add_arguments: extra flags of this study;
+    run: how the plan is run (default: `sweeps.runner.run_grid`), returning an exit code;
+    after_run: called with the run folder once its report is written.
+    """
+
+    name: str
+    description: str
+    grid: dict[str, Sequence[Any]] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    baselines: tuple[dict[str, Any], ...] = BASELINES
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    run: Callable[[Plan], int] | None = None
+    after_run: Callable[[Path], None] | None = None
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a setting: d_max → --d-max."""
+    return "--" + name.replace("_", "-")
+
+
+def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, the other swept settings at the paper's."""
+    paper = {key: getattr(PAPER_SHIELD, key) for key in SWEPT}
+    keys = list(grid)
+    return [
+        {"mode": "shield", **paper, **dict(zip(keys, values, strict=True))}
+        for values in itertools.product(*grid.values())
+    ]
+
+
+def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argparse.ArgumentParser:
+    """The flags every study takes, its grid's flags and its own."""
+    parser.add_argument("--env", default=DEFAULT_ENV, help="MiniGrid environment id")
+    parser.add_argument("--obs", choices=list(OBS_KINDS), help="observations (default: the budget's)")
+    parser.add_argument("--budget", choices=list(STUDY_BUDGETS), default="quick", help="trial length and seeds")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        help="seeds per setting, each its own fixed layout (123, 456, 789, 1000, ...; quick budget: 123, 789, 456, "
+        "...); default: the budget's (quick 2, paper 5)",
+    )
+    parser.add_argument(
+        "--agent",
+        choices=sorted(AGENT_PRESETS),
+        default=DEFAULT_AGENT,
+        help="DQN preset: 'paper' is the paper's agent exactly; the default adds 3-step returns",
+    )
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, help="results folder: local, or a path every node sees")
+    parser.add_argument("--run-id", help="run folder name (default: derived from the study's settings)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run (keeps finished trials)")
+    parser.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="train every trial, even one whose configuration matches a finished trial in --storage",
+    )
+    parser.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as CPUs allow)")
+    parser.add_argument("--artifact-dir", help="pretraining artifacts (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
+    parser.add_argument(
+        "--artifacts",
+        choices=list(PRETRAIN_BUDGETS),
+        help="pretraining budget of the encoder and Q_p (default: the study budget's)",
+    )
+    types = ShieldParams.types()
+    for key in study.grid:
+        parser.add_argument(
+            flag(key), dest=key, type=types[key], nargs="+", default=list(study.grid[key]), help=f"values of {key}"
+        )
+    if study.add_arguments is not None:
+        study.add_arguments(parser)
+    parser.set_defaults(**study.defaults)
+    return parser
+
+
+def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"sweeps/{study.name}.py",
+        description=study.description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    return add_study_arguments(parser, study).parse_args(argv)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A study resolved from the command line: everything needed before compute starts."""
+
+    study: Study
+    args: argparse.Namespace
+    budget: StudyBudget
+    obs: str
+    artifacts: str  # pretraining budget of the encoder and Q_p
+    seeds: list[int]
+    settings: list[dict[str, Any]]
+    run_dir: Path
+    resume: bool  # the run must exist (--resume)
+
+    @property
+    def env(self) -> str:
+        return self.args.env
+
+    @property
+    def agent(self) -> str:
+        return self.args.agent
+
+    @property
+    def storage(self) -> Path:
+        return Path(self.args.storage).expanduser().resolve()
+
+    @property
+    def margins(self) -> list[float]:
+        """The encoder margins α the shield settings need, sorted (the paper's when none)."""
+        return sorted({float(s["margin"]) for s in self.settings if s["mode"] == "shield"}) or [PAPER_SHIELD.margin]
+
+
+def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str, settings: list[dict]) -> str:
+    """A run id derived from what the run computes, so re-running the same command resumes it.
+
+    It includes the keys of the Q_p and encoder artifacts, so a run with rebuilt or
+    re-specified networks starts afresh instead of resuming one made with the old ones.
+    """
+    margins = sorted({float(s["margin"]) for s in settings if s["mode"] == "shield"})
+    keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in margins)]
+    identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, settings, keys]
+    identity = json.dumps(identity, sort_keys=True, default=str)
+    short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return f"{short_env}-{obs}-{args.budget}-{args.agent}-{digest}"
+
+
+def check_setting(setting: dict[str, Any], grid: Sequence[str]) -> None:
+    """ValueError when `setting` is not valid `ShieldParams`, naming the flag it came from."""
+    try:
+        ShieldParams.from_settings(setting)
+    except ValueError as err:
+        name = str(err).split()[0]
+        hint = f" (from {flag(name)})" if name in grid else ""
+        raise ValueError(f"{err}{hint}") from err
+
+
+def make_plan(
+    study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] = (), run_id: str | None = None
+) -> Plan:
+    """Check every input and resolve the study, before Ray starts (ValueError on bad input).
+
+    extra_settings: settings run beside the grid (a search's front); run_id: the run
+    folder's name, overriding ``--run-id`` and the derived one.
+    """
+    check_env_id(args.env)
+    budget = STUDY_BUDGETS[args.budget]
+    obs = check_obs_kind(args.obs or budget.obs)
+    agent_preset(args.agent)
+    seeds_per_setting = budget.seeds if args.seeds is None else args.seeds
+    seeds = seeds_for(seeds_per_setting, budget.first_seeds)
+    if args.max_concurrent < 0:
+        raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
+    grid = {key: getattr(args, key) for key in study.grid}
+    settings: list[dict[str, Any]] = []
+    for setting in [*study.baselines, *shield_settings(grid), *extra_settings]:
+        if dict(setting) not in settings:  # a searched setting may equal a grid one
+            settings.append(dict(setting))
+    for setting in settings:
+        check_setting(setting, list(grid))
+    storage = Path(args.storage).expanduser().resolve()
+    check_storage(storage)
+    artifacts = args.artifacts or budget.artifacts
+    identity = argparse.Namespace(**{**vars(args), "seeds": seeds_per_setting})
+    run_id = run_id or args.run_id or run_id_for(study, identity, obs, artifacts, settings)
+    return Plan(study, args, budget, obs, artifacts, seeds, settings, storage / study.name / run_id, args.resume)
+
+
+def check_storage(storage: Path) -> None:
+    """Refuse a storage folder this process cannot create or write into."""
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+        probe = storage / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"--storage {str(storage)!r} is not writable: {err}") from err
