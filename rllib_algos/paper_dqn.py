@@ -184,6 +184,7 @@ class PaperDQN(DQN):
     @classmethod
     @override(DQN)
     def get_default_config(cls) -> PaperDQNConfig:
+        """The paper's DQN settings (`PaperDQNConfig`), which Tune and `from_checkpoint` start from."""
         return PaperDQNConfig()
 
     @override(DQN)

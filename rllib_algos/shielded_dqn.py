@@ -111,4 +111,5 @@ class ShieldedDQN(PaperDQN):
     @classmethod
     @override(PaperDQN)
     def get_default_config(cls) -> ShieldedDQNConfig:
+        """`ShieldedDQNConfig`: the paper's DQN with the paper's shield settings."""
         return ShieldedDQNConfig()

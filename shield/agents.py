@@ -2,7 +2,7 @@
 
 ``paper`` is the paper's DQN exactly (1-step returns). ``nstep3`` is shieldsweep's
 default: the same agent with 3-step returns, which learns LavaCrossingS9N1 on far more
-layouts within 200K steps (measured in the README's "Agent presets" section). Neither
+layouts within 200K steps (measured in docs/method.md, "Agent presets"). Neither
 changes the task: both act with MiniGrid's 7 actions on the environment's own reward.
 """
 

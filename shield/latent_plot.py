@@ -16,12 +16,10 @@ def plot_latents(
 ) -> None:
     """2-D PCA of the latents of held-out states (one panel per environment, one projection
     for all), coloured by ground-truth safety (lava ahead or not)."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(evaluation), figsize=(5 * len(evaluation), 4.5), squeeze=False)
+    fig = Figure(figsize=(5 * len(evaluation), 4.5))
+    axes = fig.subplots(1, len(evaluation), squeeze=False)
     reference = None
     for ax, (env_id, data) in zip(axes[0], evaluation.items(), strict=True):
         rng = np.random.default_rng(0)
@@ -43,4 +41,3 @@ def plot_latents(
     fig.suptitle(f"Latent space, held-out layouts: {title}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

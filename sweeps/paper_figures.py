@@ -47,7 +47,7 @@ class PaperFigure:
 
 PAPER_FIGURES = (
     PaperFigure("DQN", {"mode": "dqn"}, 0.57, 1055.0),
-    PaperFigure("DQN + domain priors (rho 0.95)", {"mode": "priors", "rho": 0.95}, 0.0, 40.0),
+    PaperFigure("DQN + domain priors (rho 0.95)", {"mode": "priors", "rho": PAPER_SHIELD.rho}, 0.0, 40.0),
     # shown in the paper's figure without figures in its text: compared as ours alone
     PaperFigure("DQN + domain priors (rho 0.5)", {"mode": "priors", "rho": 0.5}, math.nan, math.nan),
     PaperFigure("shield (the paper's method)", {"mode": "shield", **PAPER_SHIELD.to_dict()}, 0.93, 100.0),

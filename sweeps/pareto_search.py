@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from dataclasses import replace
 
 from shield.settings import PAPER_SHIELD
 from sweeps.plan import SWEPT, Plan, Study
@@ -33,7 +35,7 @@ def search(plan: Plan, trials: int) -> list[dict]:
     from ray.tune.search.optuna import OptunaSearch
 
     from rllib_algos.trial_config import trial_config
-    from sweeps.manifest import MANIFEST
+    from sweeps.manifest import write_manifest
     from sweeps.report import read_trials
     from sweeps.results import pareto_table
     from sweeps.runner import connect, fit, study_weights, trial_budget, trial_dirname
@@ -66,8 +68,16 @@ def search(plan: Plan, trials: int) -> list[dict]:
         trial_dirname_creator=trial_dirname,
         trial_name_creator=trial_dirname,
     )
+    started = time.time()
     fit(search_dir, space, tune_config, plan.budget.iterations)
-    (search_dir / MANIFEST).write_text(f'{{"iterations": {plan.budget.iterations}}}\n')
+    search_plan = replace(plan, run_dir=search_dir)
+    searched = {
+        "settings": [],
+        "search_space": SPACE | {"margin": MARGINS},
+        "search_trials": trials,
+        "seeds": plan.seeds[:1],
+    }
+    write_manifest(search_plan, started, time.time(), {"artifacts": weights.to_dict(), **searched})
     found, _ = read_trials(search_dir)
     table = pareto_table(found)
     table.to_csv(search_dir / "pareto.csv", index=False)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown")}
 
@@ -37,7 +35,8 @@ def plot_pareto(table: pd.DataFrame, path: Path, title: str) -> None:
     Each point is labelled with what tells it apart and how many seeds learned (k/n);
     labels are stacked in a column at the right, joined to their points, so none overprint.
     """
-    fig, ax = plt.subplots(figsize=(9, 5.5))
+    fig = Figure(figsize=(9, 5.5))
+    ax = fig.subplots()
     names = short_labels(table["setting"].tolist())
     labels = [names[setting] for setting in table["setting"]]
     points = []
@@ -71,21 +70,18 @@ def plot_pareto(table: pd.DataFrame, path: Path, title: str) -> None:
         )
     ax.set_xlabel("violations_total (lava deaths during training; lower is better)")
     ax.set_ylabel("return_final (last 100 episodes; higher is better)")
-    handles = [
-        plt.Line2D([], [], marker=m, color=c, ls="", label=mode) for mode, (m, c) in BASELINE_MARKERS.items()
-    ] + [
-        plt.Line2D([], [], marker="o", color="tab:blue", ls="", label="shield, on the front"),
-        plt.Line2D([], [], marker="o", color="tab:cyan", ls="", label="shield, dominated"),
+    handles = [Line2D([], [], marker=m, color=c, ls="", label=mode) for mode, (m, c) in BASELINE_MARKERS.items()] + [
+        Line2D([], [], marker="o", color="tab:blue", ls="", label="shield, on the front"),
+        Line2D([], [], marker="o", color="tab:cyan", ls="", label="shield, dominated"),
     ]
     if len(front) > 1:
-        handles.append(plt.Line2D([], [], ls="--", color="tab:red", label="Pareto front"))
+        handles.append(Line2D([], [], ls="--", color="tab:red", label="Pareto front"))
     ax.legend(handles=handles, loc="best", fontsize=8)
     ax.set_title(textwrap.fill(title, 70), fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.subplots_adjust(right=0.62)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def seed_grid(group: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +109,8 @@ def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, titl
 
     curves: long table with columns setting, seed, env_steps and `column`.
     """
-    fig, ax = plt.subplots(figsize=(8.5, 6))
+    fig = Figure(figsize=(8.5, 6))
+    ax = fig.subplots()
     names = short_labels(sorted(curves["setting"].unique()))
     for setting, group in curves.groupby("setting", sort=True):
         steps, values = seed_grid(group, column)
@@ -138,7 +135,6 @@ def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, titl
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_paper_comparison(table: pd.DataFrame, path: Path, title: str) -> None:
@@ -146,7 +142,8 @@ def plot_paper_comparison(table: pd.DataFrame, path: Path, title: str) -> None:
 
     table: paper_comparison.csv rows (sweeps.paper_figures.COMPARISON_COLUMNS).
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    fig = Figure(figsize=(10, 4.5))
+    axes = fig.subplots(1, 2)
     x = np.arange(len(table))
     for ax, column, label in (
         (axes[0], "return_final", "training return at the end (mean over seeds)"),
@@ -162,4 +159,3 @@ def plot_paper_comparison(table: pd.DataFrame, path: Path, title: str) -> None:
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -93,11 +93,20 @@ def publish(run_dir: Path) -> Path:
     return target
 
 
+def default_title(folder: Path) -> str:
+    """ "<study> (<env>, <obs>, <budget>)" from the folder's manifest; else its name."""
+    manifest = read_manifest(folder)
+    if "study" not in manifest:
+        return Path(folder).name
+    budget = manifest.get("budget", {}).get("name", "")
+    return f"{manifest['study']} ({manifest.get('env')}, {manifest.get('obs')}, {budget})"
+
+
 def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Path]:
     """Write every table and plot of the study into `experiment_dir`; return their paths."""
     experiment_dir = Path(experiment_dir)
     trials, curves = read_trials(experiment_dir)
-    title = title or experiment_dir.name
+    title = title or default_title(experiment_dir)
     paths = {name: experiment_dir / name for name in ("trials.csv", "curves.csv", "pareto.csv", "hypervolume.csv")}
     trials.sort_values(["setting", "seed"]).to_csv(paths["trials.csv"], index=False)
     curves.to_csv(paths["curves.csv"], index=False)

@@ -44,6 +44,7 @@ class TrialsCsv(tune.Callback):
         self.path = Path(path)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        """Tune calls this once per trial that reached its stop condition (not on errors)."""
         append_trial_row(self.path, trial_row(trial.trial_id, "TERMINATED", trial.config, trial.last_result))
 
 

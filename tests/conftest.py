@@ -4,7 +4,9 @@ import os
 
 import pytest
 
-os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # every worker's log line, for failing tests
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from shield.contrastive import contrastive_loss
 
 
 def direct(z: torch.Tensor, unsafe: list[bool], margin: float) -> float:
-    """PAPER.md's formula evaluated pair by pair."""
+    """The paper's formula (docs/method.md) evaluated pair by pair."""
     same, different = [], []
     for i, j in itertools.permutations(range(len(z)), 2):
         sq = float(((z[i] - z[j]) ** 2).sum())

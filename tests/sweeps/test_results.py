@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES, paper_comparison
-from sweeps.report import latest_per_iteration
+from sweeps.report import CURVE_COLUMNS, latest_per_iteration
 from sweeps.results import (
     HYPERVOLUME_COLUMNS,
     LEARNED_COLUMNS,
@@ -63,6 +63,7 @@ def test_documented_schema_matches_the_code():
     assert documented_columns("trials.csv") == list(TRIAL_COLUMNS)
     assert documented_columns("pareto.csv") == list(PARETO_COLUMNS)
     assert documented_columns("hypervolume.csv") == list(HYPERVOLUME_COLUMNS)
+    assert documented_columns("curves.csv") == list(CURVE_COLUMNS)
     assert documented_columns("paper_comparison.csv") == list(COMPARISON_COLUMNS)
 
 
