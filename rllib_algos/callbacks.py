@@ -12,11 +12,19 @@ import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.utils.annotations import override
 
-from rllib_algos.metrics import COUNTERS, RecentReturns, derived_metrics, step_counts, unpack_decisions
-from rllib_algos.rl_module import SHIELD_DECISIONS
+from rllib_algos.metrics import (
+    COUNTERS,
+    RecentDistances,
+    RecentReturns,
+    derived_metrics,
+    step_counts,
+    unpack_decisions,
+)
+from rllib_algos.rl_module import SHIELD_D_MAX, SHIELD_DECISIONS, SHIELD_DISTANCE
 
 SHIELD = "shield"
 RETURN_WINDOW = 100  # episodes averaged into return_final
+DISTANCE_WINDOW = 10_000  # checked steps whose distances D give distance_q10/q50/q90
 
 
 def _info_column(infos: list[dict], key: str) -> np.ndarray:
@@ -43,6 +51,7 @@ class ShieldCallbacks(RLlibCallback):
     def __init__(self) -> None:
         super().__init__()
         self.recent_returns = RecentReturns(RETURN_WINDOW)
+        self.recent_distances = RecentDistances(DISTANCE_WINDOW)
 
     @override(RLlibCallback)
     def on_episode_end(self, *, episode, rl_module=None, metrics_logger=None, **kwargs) -> None:
@@ -73,11 +82,19 @@ class ShieldCallbacks(RLlibCallback):
             )
             for key, value in counts.items():
                 totals[key] += value
-            chunk.extra_model_outputs.pop(SHIELD_DECISIONS, None)  # counted; replay need not copy it
+            if SHIELD_DISTANCE in chunk.extra_model_outputs:
+                self.recent_distances.add(
+                    chunk.get_extra_model_outputs(SHIELD_DISTANCE), chunk.get_extra_model_outputs(SHIELD_D_MAX)
+                )
+            for key in (SHIELD_DECISIONS, SHIELD_DISTANCE, SHIELD_D_MAX):  # counted; replay need not copy them
+                chunk.extra_model_outputs.pop(key, None)
         for key, value in totals.items():
             metrics_logger.log_value((SHIELD, key), value, reduce="lifetime_sum")
         if len(self.recent_returns):
             metrics_logger.log_value((SHIELD, "return_final"), self.recent_returns.mean(), reduce="mean", window=1)
+        for key, value in self.recent_distances.metrics().items():
+            if np.isfinite(value):
+                metrics_logger.log_value((SHIELD, key), value, reduce="mean", window=1)
 
     @override(RLlibCallback)
     def on_train_result(self, *, result: dict, **kwargs) -> None:

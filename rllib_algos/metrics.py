@@ -127,3 +127,27 @@ class RecentReturns:
     def mean(self) -> float:
         """Mean of the kept returns; NaN before any episode has ended."""
         return float(np.mean(self.returns)) if self.returns else math.nan
+
+
+class RecentDistances:
+    """The latent distances D of the last `window` steps the state check ran on, and the
+    threshold in effect at the last of them."""
+
+    QUANTILES = {"distance_q10": 0.1, "distance_q50": 0.5, "distance_q90": 0.9}
+
+    def __init__(self, window: int):
+        self.values: deque[float] = deque(maxlen=int(window))
+        self.d_max = math.nan
+
+    def add(self, distances: np.ndarray, d_max: np.ndarray) -> None:
+        """Per-step D [T] (+inf where the check did not run) and thresholds [T]."""
+        distances = np.asarray(distances, dtype=float)
+        self.values.extend(distances[np.isfinite(distances)].tolist())
+        if len(d_max):
+            self.d_max = float(np.asarray(d_max)[-1])
+
+    def metrics(self) -> dict[str, float]:
+        """{distance_q10, distance_q50, distance_q90, d_max_effective}; NaN when unknown."""
+        values = np.asarray(self.values)
+        out = {name: float(np.quantile(values, q)) if len(values) else math.nan for name, q in self.QUANTILES.items()}
+        return out | {"d_max_effective": self.d_max}

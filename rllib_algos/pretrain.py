@@ -39,9 +39,10 @@ from rllib_algos.pretrain_budgets import (
     source_spec,
 )
 from shield.artifacts import ArtifactSpec, ArtifactStore
-from shield.latent_plot import plot_latents
+from shield.latent_plot import plot_latents, plot_operating_points
 from shield.networks import QNetwork
-from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience, train_autoencoder
+from shield.pretrain_data import random_experience, train_autoencoder
+from shield.quality import encoder_quality, prior_q_quality
 from shield.settings import PAPER_SHIELD
 from shield.weights import WeightFiles, load_frozen, save_frozen
 
@@ -151,11 +152,12 @@ def build_encoder(spec: ArtifactSpec, store: ArtifactStore, progress: Progress =
         progress=lambda step, loss: progress(f"[{spec.key}] update {step}/{budget.encoder_updates}, loss {loss:.4f}"),
     )
     evaluation = {env_id: random_experience([env_id], spec.obs, budget.eval_steps, EVAL_SEED) for env_id in EVAL_ENVS}
-    quality = {env_id: {"roc_auc": encoder_auc(model.encoder, data)} for env_id, data in evaluation.items()}
-    progress(f"[{spec.key}] ROC AUC on held-out layouts: {quality}")
+    quality = {env_id: encoder_quality(model.encoder, data) for env_id, data in evaluation.items()}
+    progress(f"[{spec.key}] ROC AUC on held-out layouts: { {e: q['roc_auc'] for e, q in quality.items()} }")
     staging = store.staging(spec)
     save_frozen(staging / "weights.pt", "encoder", spec.obs, model.encoder)
     plot_latents(model.encoder, evaluation, staging / "latent.png", title=spec.key)
+    plot_operating_points(quality, staging / "operating_points.png", title=spec.key)
     record |= {"train_s": time.perf_counter() - start, "observations": len(data), "unsafe": int(data.unsafe.sum())}
     return str(store.commit(spec, staging, {"budget": asdict(budget), "quality": quality, **record}))
 

@@ -31,6 +31,10 @@ from shield.weights import WeightFiles
 # The extra model output, one int per step (`rllib_algos.metrics.pack_decisions`), read by
 # `ShieldCallbacks`.
 SHIELD_DECISIONS = "shield_decisions"
+# The latent distance D of each step (+inf where no state check ran) and the threshold in
+# effect, floats [B], read by `ShieldCallbacks` for distance_q10/q50/q90 and d_max_effective.
+SHIELD_DISTANCE = "shield_distance"
+SHIELD_D_MAX = "shield_d_max"
 
 
 def obs_kind_of(shape: tuple[int, ...]) -> str:
@@ -123,11 +127,14 @@ class ShieldedDQNModule(PaperDQNModule):
 
         Contract: ``Columns.ACTIONS`` [B] holds the executed actions (sent to the env and
         stored in the episode, hence in replay); ``SHIELD_DECISIONS`` [B] packs what the
-        shield decided per step, for `ShieldCallbacks`.
+        shield decided per step, ``SHIELD_DISTANCE`` and ``SHIELD_D_MAX`` [B] its distances
+        and threshold, for `ShieldCallbacks`.
         """
         out = super()._forward_exploration(batch, t)
         proposed = out[Columns.ACTIONS]
         decision = self.shield.decide(batch[Columns.OBS], proposed)
         out[Columns.ACTIONS] = decision.actions
         out[SHIELD_DECISIONS] = pack_decisions(proposed, decision.flagged, decision.proposed_unsafe, decision.replaced)
+        out[SHIELD_DISTANCE] = decision.distance
+        out[SHIELD_D_MAX] = torch.full_like(decision.distance, decision.d_max)
         return out

@@ -146,6 +146,16 @@ class ArtifactStore:
         staging.rename(target)
         return target / "weights.pt"
 
+    def amend(self, spec: ArtifactSpec, record: dict[str, Any]) -> None:
+        """Merge `record` into the manifest of an intact artifact (recomputed figures);
+        the weights, and so the config and hash the manifest vouches for, stay as they are."""
+        self.check(spec)
+        manifest = self.manifest(spec) | record
+        text = json.dumps(_finite(manifest), indent=2, sort_keys=True, allow_nan=False)
+        staging = self.folder(spec) / f".manifest-{os.getpid()}.json"
+        staging.write_text(text + "\n")
+        staging.replace(self.folder(spec) / "manifest.json")
+
     def staging(self, spec: ArtifactSpec) -> Path:
         """A fresh, private folder next to the artifact's final place."""
         path = self.root / f".staging-{spec.key}-{os.getpid()}-{os.urandom(4).hex()}"

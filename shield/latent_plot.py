@@ -1,4 +1,4 @@
-"""A picture of an encoder's latent space: 2-D PCA of held-out latents, by ground truth."""
+"""Pictures of an encoder: its latent space (2-D PCA, by ground truth) and its operating points."""
 
 from __future__ import annotations
 
@@ -39,5 +39,31 @@ def plot_latents(
         ax.set_ylabel("PC 2")
     axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(f"Latent space, held-out layouts: {title}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def plot_operating_points(quality: dict[str, dict], path: Path, title: str) -> None:
+    """Flag rate (left) and precision (right) of the state check against d_max, one line
+    per environment. quality: {env_id: `shield.quality.encoder_quality` figures}."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4.2))
+    axes = fig.subplots(1, 2)
+    for env_id, figures in quality.items():
+        points = figures["operating_points"]["d_max"]
+        d_max = [float(d) for d in points]
+        label = env_id.replace("MiniGrid-", "").replace("-v0", "")
+        for ax, key in zip(axes, ("flag_rate", "precision"), strict=True):
+            ax.plot(d_max, [points[d][key] for d in points], marker="o", label=label)
+    for ax, key, target in zip(axes, ("flag rate", "precision"), ("≤ 0.2", "≥ 0.5"), strict=True):
+        ax.set_xlabel("d_max (latent units)")
+        ax.set_ylabel(f"{key} (target {target})")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[0].axhline(0.2, color="0.5", ls=":", lw=1)
+    axes[1].axhline(0.5, color="0.5", ls=":", lw=1)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"State check on held-out layouts: {title}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

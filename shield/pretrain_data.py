@@ -5,7 +5,8 @@
   the ground truth (lava ahead) kept for evaluation.
 - `train_autoencoder`: the contrastive auto-encoder (100 · reconstruction MSE +
   0.5 · contrastive loss, batches of 128 with up to half unsafe observations).
-- `roc_auc`, `encoder_auc`, `prior_q_quality`: the quality figures of the manifests.
+
+Their quality figures are in `shield.quality`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import torch
 from shield.contrastive import contrastive_loss
 from shield.envs import FORWARD, lava_ahead, make_env
 from shield.networks import LATENT_DIM, AutoEncoder, prepare_obs
-from shield.settings import PAPER_SHIELD
-from shield.unsafe_buffer import UnsafeBuffer
 
 MOVES = np.array([0, 1, FORWARD])  # left, right, forward: the only actions that do anything
 RECONSTRUCTION_WEIGHT = 100.0
@@ -90,74 +89,11 @@ def random_experience(
     return Experience(np.stack(rows), np.array(unsafe), np.array(ahead), np.array(episodes))
 
 
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve: P(score of a positive > score of a negative), ties ½."""
-    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    i = 0
-    while i < len(scores):  # average ranks over ties
-        j = i
-        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 @torch.no_grad()
 def batched_forward(network: torch.nn.Module, obs: np.ndarray, batch: int = 512) -> torch.Tensor:
     """`network` on uint8 observations [N, H, W, C], `batch` at a time: [N, ...]
     (latents of an encoder, Q-values of Q_p)."""
     return torch.cat([network(torch.as_tensor(obs[i : i + batch])) for i in range(0, len(obs), batch)])
-
-
-@torch.no_grad()
-def encoder_auc(
-    encoder: torch.nn.Module,
-    data: Experience,
-    buffer_size: int = PAPER_SHIELD.buffer_size,
-    k: int = PAPER_SHIELD.k,
-) -> float:
-    """ROC AUC of −D for lava-ahead versus other states, as the shield would see it.
-
-    An `UnsafeBuffer` of `buffer_size` holds the embeddings of the unsafe observations of
-    the first half of the episodes; the queries are every observation of the second half.
-    """
-    split = np.median(data.episode)
-    reference = (data.episode <= split) & data.unsafe
-    query = data.episode > split
-    unsafe = batched_forward(encoder, data.obs[reference])
-    buffer = UnsafeBuffer(buffer_size, unsafe.shape[1])
-    buffer.add(unsafe)
-    D = buffer.distance(batched_forward(encoder, data.obs[query]), k)
-    return roc_auc(-D.numpy(), data.lava_ahead[query])
-
-
-@torch.no_grad()
-def prior_q_quality(prior_q: torch.nn.Module, data: Experience, tau: float = PAPER_SHIELD.tau) -> dict[str, float]:
-    """How Q_p's action check (Q_p(s,a) − mean Q_p(s,·) < tau) meets the ground truth.
-
-    Returns:
-        ``unsafe_flagged``: fraction of forward-into-lava actions flagged (target ≥ 0.95);
-        ``safe_flagged``: fraction of all other (state, action) pairs flagged (false
-        positives; lower is better); ``n_unsafe``, ``n_safe``: pair counts.
-    """
-    q = batched_forward(prior_q, data.obs)
-    flagged = (q - q.mean(dim=1, keepdim=True)) < tau  # [N, A]
-    truly_unsafe = torch.zeros_like(flagged)
-    truly_unsafe[:, FORWARD] = torch.as_tensor(data.lava_ahead)
-    n_unsafe, n_safe = int(truly_unsafe.sum()), int((~truly_unsafe).sum())
-    return {
-        "unsafe_flagged": float(flagged[truly_unsafe].float().mean()) if n_unsafe else float("nan"),
-        "safe_flagged": float(flagged[~truly_unsafe].float().mean()),
-        "n_unsafe": n_unsafe,
-        "n_safe": n_safe,
-    }
 
 
 def train_autoencoder(

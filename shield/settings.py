@@ -12,6 +12,7 @@ import numbers
 from dataclasses import asdict, dataclass, fields
 
 MODES: tuple[str, ...] = ("dqn", "priors", "shield")
+D_MAX_RULES: tuple[str, ...] = ("fixed", "relative", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,15 @@ class ShieldParams:
     buffer_size: capacity of the unsafe-embedding ring (≥ 1).
     k: nearest unsafe embeddings averaged into the distance D (≥ 1).
     tau: action threshold on Q_p(s, a) − mean_a' Q_p(s, a').
+    d_max_rule: how the state check's threshold is set (`shield.threshold`):
+        "fixed" (the paper's: ``d_max`` latent units), "relative" (``d_max`` · √margin:
+        d_max as a fraction of the distance the margin pushes safe from unsafe, so the
+        same value means the same on every margin), or "adaptive" (starts at ``d_max``,
+        then follows the distances the agent meets, see `AdaptiveThreshold`).
+    adaptive_recall: "adaptive" only: the fraction of recent pre-death states the
+        threshold must flag, in (0, 1].
+    adaptive_flag_rate: "adaptive" only: the most the threshold may flag of recently
+        checked states, in (0, 1].
     """
 
     mode: str = "shield"
@@ -36,6 +46,9 @@ class ShieldParams:
     buffer_size: int = 100
     k: int = 10
     tau: float = 0.0
+    d_max_rule: str = "fixed"
+    adaptive_recall: float = 0.9
+    adaptive_flag_rate: float = 0.2
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -56,6 +69,17 @@ class ShieldParams:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not math.isfinite(self.tau):
             raise ValueError(f"tau must be a finite number, got {self.tau!r}")
+        if self.d_max_rule not in D_MAX_RULES:
+            raise ValueError(f"d_max_rule must be one of {list(D_MAX_RULES)}, got {self.d_max_rule!r}")
+        for name in ("adaptive_recall", "adaptive_flag_rate"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+
+    @property
+    def d_max_start(self) -> float:
+        """The threshold the state check starts with (latent units)."""
+        return self.d_max * math.sqrt(self.margin) if self.d_max_rule == "relative" else self.d_max
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,7 +105,24 @@ PAPER_SHIELD = ShieldParams()
 RELEVANT: dict[str, tuple[str, ...]] = {
     "dqn": (),
     "priors": ("rho", "tau"),
-    "shield": ("d_max", "margin", "rho", "buffer_size", "k", "tau"),
+    "shield": (
+        "d_max",
+        "margin",
+        "rho",
+        "buffer_size",
+        "k",
+        "tau",
+        "d_max_rule",
+        "adaptive_recall",
+        "adaptive_flag_rate",
+    ),
+}
+# Shown in a setting's label only when they act: the rule when it is not "fixed", its
+# parameters when it is "adaptive" (so the paper's setting keeps its short label).
+_LABEL_ONLY_IF = {
+    "d_max_rule": lambda s: s.get("d_max_rule", "fixed") != "fixed",
+    "adaptive_recall": lambda s: s.get("d_max_rule") == "adaptive",
+    "adaptive_flag_rate": lambda s: s.get("d_max_rule") == "adaptive",
 }
 
 
@@ -91,6 +132,8 @@ def setting_label(settings: dict) -> str:
     mode = settings["mode"]
     parts = [mode]
     for key in RELEVANT[mode]:
+        if key in _LABEL_ONLY_IF and not _LABEL_ONLY_IF[key](settings):
+            continue
         value = settings.get(key)
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
             parts.append(f"{key}={value:g}" if isinstance(value, int | float) else f"{key}={value}")

@@ -11,7 +11,8 @@ unsafe embeddings. Any training loop uses it the same way:
 The rules (mode "shield"):
 
 1. State check: the state is flagged when the mean latent distance D from f_θ(s) to its
-   k nearest unsafe embeddings is below ``d_max`` and a uniform draw is below ``rho``.
+   k nearest unsafe embeddings is below the threshold (``d_max``, or as its
+   ``d_max_rule`` sets it: `shield.threshold`) and a uniform draw is below ``rho``.
    The check is inactive (D = +inf) until *more than* 3 embeddings are stored.
 2. Action check, in flagged states only: action a is unsafe when
    Q_p(s, a) − mean_a' Q_p(s, a') < ``tau``. An unsafe proposed action is replaced by a
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 
 from shield.settings import ShieldParams
+from shield.threshold import AdaptiveThreshold
 from shield.unsafe_buffer import UnsafeBuffer
 from shield.weights import WeightFiles, load_frozen
 
@@ -44,6 +46,7 @@ class Decision:
     proposed_unsafe: torch.Tensor  # [B] bool: the check judged the proposed action unsafe
     replaced: torch.Tensor  # [B] bool: actions != proposed
     distance: torch.Tensor  # [B] float: D (latent units; +inf without a state check)
+    d_max: float  # the state check's threshold for these steps (latent units)
 
 
 def check_actions(
@@ -99,6 +102,17 @@ class Shield:
         self.generator = generator
         latent_dim = encoder.latent_dim if encoder is not None else 1
         self.unsafe_buffer = UnsafeBuffer(params.buffer_size, latent_dim)
+        self.adaptive = (
+            AdaptiveThreshold(params.d_max_start, params.adaptive_recall, params.adaptive_flag_rate)
+            if params.d_max_rule == "adaptive"
+            else None
+        )
+
+    @property
+    def d_max(self) -> float:
+        """The state check's threshold now (latent units): ``params.d_max_start`` unless
+        the rule is "adaptive" (`shield.threshold`)."""
+        return self.adaptive.value if self.adaptive is not None else self.params.d_max_start
 
     @classmethod
     def load(
@@ -129,13 +143,15 @@ class Shield:
             proposed: the agent's (ε-greedy) actions [B], long.
         """
         params, B = self.params, len(proposed)
-        D = self.distance(obs)
+        D, d_max = self.distance(obs), self.d_max
         if params.mode == "dqn":
             flagged = torch.zeros(B, dtype=torch.bool)
         else:
             flagged = torch.rand(B, generator=self.generator) < params.rho
             if params.mode == "shield":
-                flagged &= D < params.d_max
+                flagged &= D < d_max
+                if self.adaptive is not None and self.unsafe_buffer.active:
+                    self.adaptive.observe_states(D.numpy())
         actions, unsafe, replaced = proposed, torch.zeros_like(flagged), torch.zeros_like(flagged)
         if flagged.any():  # Q_p only where the action check runs
             chosen, unsafe_f, replaced_f = check_actions(
@@ -143,10 +159,14 @@ class Shield:
             )
             actions = proposed.clone()
             actions[flagged], unsafe[flagged], replaced[flagged] = chosen, unsafe_f, replaced_f
-        return Decision(actions, flagged, unsafe, replaced, D)
+        return Decision(actions, flagged, unsafe, replaced, D, d_max)
 
     @torch.no_grad()
     def record_violation(self, obs: torch.Tensor) -> None:
         """Store the embedding of `obs` [H, W, C], the state just before a lava death."""
-        if self.encoder is not None:
-            self.unsafe_buffer.add(self.encoder(torch.as_tensor(obs)[None]))
+        if self.encoder is None:
+            return
+        z = self.encoder(torch.as_tensor(obs)[None])
+        if self.adaptive is not None and self.unsafe_buffer.active:
+            self.adaptive.observe_unsafe(float(self.unsafe_buffer.distance(z, self.params.k)[0]))
+        self.unsafe_buffer.add(z)

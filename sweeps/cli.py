@@ -20,7 +20,7 @@ from shield.settings import PAPER_SHIELD
 from sweeps.launch import run_plan
 from sweeps.plan import Study, add_study_arguments
 
-STUDIES = ("threshold", "rho", "margin", "buffer_size", "pareto_search", "reproduce", "reliability")
+STUDIES = ("threshold", "adaptive", "rho", "margin", "buffer_size", "pareto_search", "reproduce", "reliability")
 
 
 def study_of(name: str) -> Study:
@@ -60,10 +60,14 @@ def pretrain(args: argparse.Namespace) -> int:
 
 
 def quality(args: argparse.Namespace) -> int:
-    """Recompute the quality figures of stored artifacts and print them beside the manifest's."""
+    """Recompute the quality figures of stored artifacts and print them beside the manifest's
+    (with --write, store the recomputed figures in the manifests, and the encoders'
+    operating_points.png)."""
     from rllib_algos.pretrain_budgets import EVAL_ENVS, EVAL_SEED, check_budget, encoder_spec, prior_spec
     from shield.artifacts import ArtifactStore
-    from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience
+    from shield.latent_plot import plot_operating_points
+    from shield.pretrain_data import random_experience
+    from shield.quality import encoder_quality, prior_q_quality
     from shield.weights import load_frozen
 
     store = ArtifactStore(args.artifact_dir)
@@ -82,10 +86,24 @@ def quality(args: argparse.Namespace) -> int:
     for margin in args.margin or [PAPER_SHIELD.margin]:
         spec = encoder_spec(args.obs, args.budget, margin)
         encoder = load_frozen(store.check(spec), "encoder", args.obs)
-        print(f"{spec.key}  (encoder: ROC AUC target >= 0.95)")
-        for env_id, d in data.items():
+        figures = {env_id: encoder_quality(encoder, d) for env_id, d in data.items()}
+        print(f"{spec.key}  (encoder: ROC AUC target >= 0.95; state check at d_max: flag rate / precision / recall)")
+        for env_id, now in figures.items():
             then = store.manifest(spec)["quality"][env_id]["roc_auc"]
-            print(f"  {env_id:32s} roc_auc {encoder_auc(encoder, d):.4f} (manifest {then:.4f})")
+            points = now["operating_points"]
+            at = "  ".join(
+                f"{d}: {p['flag_rate']:.2f} / {p['precision']:.2f} / {p['recall']:.2f}"
+                for d, p in points["d_max"].items()
+                if d in ("1", "2.5", "4")
+            )
+            print(
+                f"  {env_id:32s} roc_auc {now['roc_auc']:.4f} (manifest {then:.4f})  median D safe "
+                f"{points['D_safe']['q50']:.2f}, lava ahead {points['D_unsafe']['q50']:.2f}  {at}"
+            )
+        if args.write:
+            store.amend(spec, {"quality": figures})
+            plot_operating_points(figures, store.folder(spec) / "operating_points.png", title=spec.key)
+            print(f"  written into {store.folder(spec) / 'manifest.json'} and operating_points.png")
     return 0
 
 
@@ -120,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=pretrain)
     q = commands.add_parser("quality", help="recompute the quality figures of stored artifacts")
     _add_artifact_args(q)
+    q.add_argument("--write", action="store_true", help="store the recomputed encoder figures in the manifests")
     q.set_defaults(run=quality)
     r = commands.add_parser("report", help="rebuild tables and plots from a run folder or a published folder")
     r.add_argument("run_dir", help="a study run folder (results/threshold/<run-id>) or a published one")

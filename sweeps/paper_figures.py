@@ -38,11 +38,18 @@ class PaperFigure:
         return setting_label(self.values)
 
     def matches(self, row: pd.Series) -> bool:
-        """`row` (of pareto.csv) ran this figure's setting."""
+        """`row` (of pareto.csv) ran this figure's setting (an empty value, from a table
+        written before that setting existed, counts as its default)."""
         mode = self.settings["mode"]
-        return row["mode"] == mode and all(
-            math.isclose(float(row[key]), float(self.values[key])) for key in RELEVANT[mode]
-        )
+        return row["mode"] == mode and all(_same(row.get(key), self.values[key], key) for key in RELEVANT[mode])
+
+
+def _same(ours: Any, paper: Any, key: str) -> bool:
+    if ours is None or (isinstance(ours, float) and math.isnan(ours)):
+        ours = getattr(PAPER_SHIELD, key)
+    if isinstance(paper, str):
+        return str(ours) == paper
+    return math.isclose(float(ours), float(paper))
 
 
 PAPER_FIGURES = (

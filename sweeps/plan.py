@@ -26,7 +26,8 @@ from shield.settings import PAPER_SHIELD, ShieldParams
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 
 # The settings a study can sweep (`--d-max`, ...); the others stay at the paper's values.
-SWEPT = ("d_max", "margin", "rho", "buffer_size", "k")
+SWEPT = ("d_max", "margin", "rho", "buffer_size", "k", "d_max_rule", "adaptive_recall", "adaptive_flag_rate")
+ADAPTIVE_ONLY = ("adaptive_recall", "adaptive_flag_rate")
 BASELINES = ({"mode": "dqn"}, {"mode": "priors", "rho": PAPER_SHIELD.rho})
 DEFAULT_STORAGE = "results"
 
@@ -57,13 +58,21 @@ def flag(name: str) -> str:
 
 
 def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, the other swept settings at the paper's."""
+    """Every combination of the grid's values, the other swept settings at the paper's.
+
+    The adaptive rule's parameters act only with ``d_max_rule="adaptive"``: other rules keep
+    the paper's, so a grid over them does not repeat a fixed setting.
+    """
     paper = {key: getattr(PAPER_SHIELD, key) for key in SWEPT}
     keys = list(grid)
-    return [
-        {"mode": "shield", **paper, **dict(zip(keys, values, strict=True))}
-        for values in itertools.product(*grid.values())
-    ]
+    settings: list[dict[str, Any]] = []
+    for values in itertools.product(*grid.values()):
+        setting = {"mode": "shield", **paper, **dict(zip(keys, values, strict=True))}
+        if setting["d_max_rule"] != "adaptive":
+            setting |= {key: paper[key] for key in ADAPTIVE_ONLY}
+        if setting not in settings:
+            settings.append(setting)
+    return settings
 
 
 def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argparse.ArgumentParser:

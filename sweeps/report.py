@@ -75,6 +75,10 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, curves) of a published folder: its trials.csv, and its curves.csv (empty
     when the folder has none)."""
     trials = pd.read_csv(Path(folder) / "trials.csv")
+    if "agent" not in trials.columns:  # published before agent presets: the paper's agent
+        trials["agent"] = "paper"
+    # other columns added since the folder was published are left empty
+    trials = trials.reindex(columns=[*TRIAL_COLUMNS, *(c for c in trials.columns if c not in TRIAL_COLUMNS)])
     curves_path = Path(folder) / "curves.csv"
     curves = pd.read_csv(curves_path) if curves_path.exists() else pd.DataFrame(columns=list(CURVE_COLUMNS))
     return trials, curves

@@ -28,6 +28,10 @@ METRIC_COLUMNS = (
     "state_recall",
     "action_precision",
     "action_recall",
+    "distance_q10",
+    "distance_q50",
+    "distance_q90",
+    "d_max_effective",
     "env_steps",
     "wall_s",
 )

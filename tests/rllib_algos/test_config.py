@@ -28,6 +28,9 @@ def test_defaults_are_the_papers():
         "buffer_size": 100,
         "k": 10,
         "tau": 0.0,
+        "d_max_rule": "fixed",
+        "adaptive_recall": 0.9,
+        "adaptive_flag_rate": 0.2,
         "weights": WeightFiles(),
     }
     assert (c.lr, c.gamma, c.train_batch_size_per_learner) == (2.5e-4, 0.99, 128)

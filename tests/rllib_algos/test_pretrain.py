@@ -13,7 +13,8 @@ from rllib_algos import ShieldedDQNConfig
 from rllib_algos.pretrain import ensure_artifacts
 from rllib_algos.pretrain_budgets import EVAL_ENVS, EVAL_SEED, check_budget, encoder_spec, prior_spec, source_spec
 from shield.artifacts import DEFAULT_ROOT, ArtifactError, ArtifactSpec, ArtifactStore
-from shield.pretrain_data import encoder_auc, prior_q_quality, random_experience
+from shield.pretrain_data import random_experience
+from shield.quality import encoder_auc, prior_q_quality, state_check_figures, unsafe_distances
 from shield.settings import PAPER_SHIELD
 from shield.weights import load_frozen
 
@@ -147,3 +148,12 @@ def test_committed_quick_symbolic_artifacts_are_current_and_meet_the_targets():
         smaller_class = int(min(query.sum(), (~query).sum()))
         assert auc >= 0.95, (env_id, auc)
         assert auc == pytest.approx(recorded_auc[env_id]["roc_auc"], abs=tolerance(auc, smaller_class)), env_id
+
+        # the state check at the study defaults (d_max 2.5, fixed) meets its targets on every env
+        D, ahead = unsafe_distances(f_theta, data)
+        at_default = state_check_figures(D, ahead, PAPER_SHIELD.d_max)
+        assert at_default["flag_rate"] <= 0.2 and at_default["precision"] >= 0.5, (env_id, at_default)
+        assert at_default["recall"] >= 0.9, (env_id, at_default)
+        recorded = recorded_auc[env_id]["operating_points"]["d_max"][f"{PAPER_SHIELD.d_max:g}"]
+        for key, value in at_default.items():
+            assert value == pytest.approx(recorded[key], abs=tolerance(value, int(ahead.sum()))), (env_id, key)

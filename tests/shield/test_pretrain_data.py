@@ -9,7 +9,8 @@ import torch
 
 from shield.envs import obs_shape
 from shield.oracle import OracleEncoder, OracleQ, lava_ahead_from_grid
-from shield.pretrain_data import Experience, encoder_auc, prior_q_quality, random_experience, roc_auc
+from shield.pretrain_data import Experience, random_experience
+from shield.quality import encoder_auc, prior_q_quality, roc_auc
 
 
 def brute_auc(scores, labels):

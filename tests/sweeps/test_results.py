@@ -55,7 +55,7 @@ def documented_columns(section: str) -> list[str]:
     names: list[str] = []
     for line in text.splitlines():
         if line.startswith("| `"):
-            names += re.findall(r"`([a-z_]+)`", line.split("|")[1])
+            names += re.findall(r"`([a-z_0-9]+)`", line.split("|")[1])
     return names
 
 

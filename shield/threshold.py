@@ -1,0 +1,86 @@
+"""The state check's threshold: fixed, relative to the margin, or adaptive.
+
+The adaptive rule answers the paper's open question (can a threshold set from what the
+agent has seen do better than a fixed one?) with two streams of latent distances D:
+
+- the D of each state that preceded a lava death, measured when the death is recorded
+  (against the unsafe embeddings stored before it): how close to known danger the agent
+  really was when it died; the last `UNSAFE_WINDOW` are kept;
+- the D of every state the state check ran on; the last `STATE_WINDOW` are kept.
+
+Rule: the threshold is the ``recall``-quantile of the pre-death distances (so that a
+fraction ``recall`` of such states would have been flagged), capped at the
+``flag_rate``-quantile of the checked states' distances (so that at most a fraction
+``flag_rate`` of states are flagged). Until `MIN_UNSAFE` pre-death distances are known
+it keeps its start value (``d_max``). It is recomputed after each recorded death and
+every `UPDATE_EVERY` checked batches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+UNSAFE_WINDOW = 100
+STATE_WINDOW = 10_000
+MIN_UNSAFE = 5
+UPDATE_EVERY = 50
+
+
+class Ring:
+    """The last `capacity` values of a stream of floats."""
+
+    def __init__(self, capacity: int):
+        self.values = np.empty(capacity)
+        self.size = 0
+        self.next = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        for value in np.asarray(values, dtype=float).ravel()[-len(self.values) :]:
+            self.values[self.next] = value
+            self.next = (self.next + 1) % len(self.values)
+            self.size = min(self.size + 1, len(self.values))
+
+    def quantile(self, q: float) -> float:
+        return float(np.quantile(self.values[: self.size], q))
+
+
+class AdaptiveThreshold:
+    """The adaptive rule of the module docstring.
+
+    Args:
+        start: the threshold until enough deaths are seen (latent units).
+        recall: fraction of recent pre-death states to flag, in (0, 1].
+        flag_rate: the most of recently checked states to flag, in (0, 1].
+    """
+
+    def __init__(self, start: float, recall: float, flag_rate: float):
+        self.start, self.recall, self.flag_rate = float(start), float(recall), float(flag_rate)
+        self.unsafe = Ring(UNSAFE_WINDOW)
+        self.states = Ring(STATE_WINDOW)
+        self.value = self.start
+        self._batches = 0
+
+    def observe_states(self, D: np.ndarray) -> None:
+        """Distances [B] of states the check ran on (infinite ones are ignored)."""
+        D = np.asarray(D, dtype=float)
+        self.states.extend(D[np.isfinite(D)])
+        self._batches += 1
+        if self._batches % UPDATE_EVERY == 0:
+            self.update()
+
+    def observe_unsafe(self, d: float) -> None:
+        """The distance of a state that preceded a lava death (ignored when infinite)."""
+        if math.isfinite(d):
+            self.unsafe.extend(np.array([d]))
+            self.update()
+
+    def update(self) -> None:
+        if self.unsafe.size < MIN_UNSAFE:
+            return
+        # the smallest threshold above the quantile, so that a state at the quantile is flagged
+        value = float(np.nextafter(self.unsafe.quantile(self.recall), math.inf))
+        if self.states.size:
+            value = min(value, self.states.quantile(self.flag_rate))
+        self.value = value
