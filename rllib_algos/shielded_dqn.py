@@ -51,6 +51,9 @@ class ShieldedDQNConfig(PaperDQNConfig):
         k: int = NotProvided,
         buffer_size: int = NotProvided,
         tau: float = NotProvided,
+        d_max_rule: str = NotProvided,
+        adaptive_recall: float = NotProvided,
+        adaptive_flag_rate: float = NotProvided,
         weights: WeightFiles = NotProvided,
     ) -> ShieldedDQNConfig:
         """Set the shield (see `shield.settings.ShieldParams`; unset arguments keep theirs).
@@ -63,10 +66,15 @@ class ShieldedDQNConfig(PaperDQNConfig):
             k: nearest unsafe embeddings averaged (default 10).
             buffer_size: unsafe-embedding ring capacity (default 100).
             tau: action threshold on Q_p(s,a) − mean Q_p(s,·) (default 0).
+            d_max_rule: "fixed" (default), "relative" (d_max · √margin) or "adaptive"
+                (`shield.threshold.AdaptiveThreshold`, starting at d_max).
+            adaptive_recall: "adaptive": fraction of recent pre-death states to flag (0.9).
+            adaptive_flag_rate: "adaptive": the most of checked states to flag (0.2).
             weights: the frozen networks' files: Q_p (modes "priors", "shield") and the
                 encoders by margin (mode "shield"); a search over α gives several.
         """
         given = dict(mode=mode, d_max=d_max, margin=margin, rho=rho, k=k, buffer_size=buffer_size, tau=tau)
+        given |= dict(d_max_rule=d_max_rule, adaptive_recall=adaptive_recall, adaptive_flag_rate=adaptive_flag_rate)
         given["weights"] = weights
         self.shield_config = self.shield_config | {key: v for key, v in given.items() if v is not NotProvided}
         return self

@@ -157,3 +157,11 @@ def test_packed_decisions_round_trip_from_torch_to_numpy():
     assert (out["flagged"] == flagged.numpy()).all()
     assert (out["proposed_unsafe"] == judged.numpy()).all()
     assert (out["replaced"] == replaced.numpy()).all()
+
+
+def test_the_shield_builder_takes_every_shield_setting():
+    from shield.settings import ShieldParams
+
+    settings = ShieldParams(d_max=1.5, d_max_rule="adaptive", adaptive_recall=0.8, adaptive_flag_rate=0.1).to_dict()
+    c = ShieldedDQNConfig().shield(**settings)
+    assert {key: c.shield_config[key] for key in settings} == settings
