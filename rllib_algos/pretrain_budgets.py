@@ -7,7 +7,7 @@ anything starts. The jobs that build them are in `rllib_algos.pretrain`.
 - ``prior_q``: Q_p, a DQN on the pseudo-reward of the four source Q-networks, on the
   source tasks' own layouts;
 - ``encoder``: the contrastive auto-encoder for one margin α, on random exploration of
-  random LavaCrossingS9N1 layouts.
+  random layouts of LavaCrossingS9N1, S9N2 and S9N3 (`ENCODER_TRAIN_ENVS`).
 
 The specs hold the budget's numbers, so redefining a budget changes the artifacts' keys.
 """

@@ -8,12 +8,19 @@ agent has seen do better than a fixed one?) with two streams of latent distances
   really was when it died; the last `UNSAFE_WINDOW` are kept;
 - the D of every state the state check ran on; the last `STATE_WINDOW` are kept.
 
-Rule: the threshold is the ``recall``-quantile of the pre-death distances (so that a
-fraction ``recall`` of such states would have been flagged), capped at the
-``flag_rate``-quantile of the checked states' distances (so that at most a fraction
-``flag_rate`` of states are flagged). Until `MIN_UNSAFE` pre-death distances are known
-it keeps its start value (``d_max``). It is recomputed after each recorded death and
-every `UPDATE_EVERY` checked batches.
+Rule: a lower bound, the ``recall``-quantile of the pre-death distances (below it, a
+fraction ``recall`` of such states would have been flagged), and an upper bound, the
+``flag_rate``-quantile of the checked states' distances (below it, a fraction
+``flag_rate`` of states would be flagged). The threshold is their midpoint, the middle of
+the gap between where the agent died and where it mostly is; when the bounds cross
+(no gap: the encoder does not separate the two), the upper bound, so that at most
+``flag_rate`` of states are flagged. Before any state has been checked, the lower bound.
+Until `MIN_UNSAFE` pre-death distances are known it keeps its start value (``d_max``). It
+is recomputed after each recorded death and every `UPDATE_EVERY` checked batches.
+
+(The lower bound alone, capped by the upper, was tried first: on S9N1 it settled at
+0.17–0.63, under most lava-ahead states' distances, and let more agents into lava than
+a fixed d_max; see docs/method.md.)
 """
 
 from __future__ import annotations
@@ -80,7 +87,9 @@ class AdaptiveThreshold:
         if self.unsafe.size < MIN_UNSAFE:
             return
         # the smallest threshold above the quantile, so that a state at the quantile is flagged
-        value = float(np.nextafter(self.unsafe.quantile(self.recall), math.inf))
-        if self.states.size:
-            value = min(value, self.states.quantile(self.flag_rate))
-        self.value = value
+        lower = float(np.nextafter(self.unsafe.quantile(self.recall), math.inf))
+        if not self.states.size:
+            self.value = lower
+            return
+        upper = self.states.quantile(self.flag_rate)
+        self.value = (lower + upper) / 2 if lower < upper else upper

@@ -12,10 +12,12 @@ python sweeps/adaptive.py --adaptive-recall 0.8 0.95 --budget paper --obs symbol
 
 from sweeps.launch import run_study
 from sweeps.plan import Study
+from sweeps.report import publish
 
 STUDY = Study(
     name="adaptive",
     description="A fixed d_max (1.0, the paper's 2.5) against the adaptive rule started at the same values.",
+    after_run=publish,  # tables, plots and manifest into <storage>/adaptive/<agent>/ (the committed results/adaptive/)
     grid={
         "d_max_rule": ["fixed", "adaptive"],
         "d_max": [1.0, 2.5],

@@ -61,9 +61,9 @@ def test_the_adaptive_threshold_keeps_its_start_until_enough_deaths():
     assert rule.value == 2.5
 
 
-def test_the_adaptive_threshold_covers_the_recall_quantile_of_pre_death_distances():
+def test_without_checked_states_the_adaptive_threshold_flags_the_recall_share_of_deaths():
     rng = np.random.default_rng(0)
-    rule = AdaptiveThreshold(start=2.5, recall=0.9, flag_rate=1.0)
+    rule = AdaptiveThreshold(start=2.5, recall=0.9, flag_rate=0.2)
     for d in rng.uniform(0, 1, UNSAFE_WINDOW):
         rule.observe_unsafe(d)
     unsafe = rule.unsafe.values[: rule.unsafe.size]
@@ -74,15 +74,27 @@ def test_the_adaptive_threshold_covers_the_recall_quantile_of_pre_death_distance
     assert rule.value < 0.1
 
 
-def test_the_adaptive_threshold_is_capped_at_the_flag_rate_quantile_of_checked_states():
+def test_the_adaptive_threshold_sits_in_the_middle_of_the_gap():
+    """Deaths at D <= 0.2, checked states at D 3-4: the threshold lands half-way between the
+    0.9-quantile of the deaths (0.18) and the 0.2-quantile of the checked states (3.2)."""
+    rule = AdaptiveThreshold(start=2.5, recall=0.9, flag_rate=0.2)
+    rule.observe_states(np.linspace(3.0, 4.0, 1001))
+    for d in np.linspace(0.0, 0.2, 11):
+        rule.observe_unsafe(d)
+    assert rule.value == pytest.approx((0.18 + 3.2) / 2, abs=1e-6)
+    rule.observe_states(np.full(2 * STATE_WINDOW, np.inf))  # unchecked states are ignored
+    rule.update()
+    assert rule.value == pytest.approx((0.18 + 3.2) / 2, abs=1e-6)
+
+
+def test_without_a_gap_the_adaptive_threshold_flags_at_most_the_flag_rate():
     rule = AdaptiveThreshold(start=2.5, recall=0.9, flag_rate=0.2)
     rule.observe_states(np.linspace(0.0, 1.0, STATE_WINDOW))  # most states close to danger
     for d in np.linspace(0.5, 2.0, 20):
         rule.observe_unsafe(d)
     assert rule.value == pytest.approx(0.2, abs=1e-3)  # not the 0.9-quantile of deaths (1.85)
-    rule.observe_states(np.full(2 * STATE_WINDOW, np.inf))  # unchecked states are ignored
-    rule.update()
-    assert rule.value == pytest.approx(0.2, abs=1e-3)
+    states = rule.states.values[: rule.states.size]
+    assert np.mean(states < rule.value) <= 0.2 + 1e-3
 
 
 def test_an_adaptive_shield_moves_its_threshold_as_deaths_are_recorded():

@@ -261,3 +261,23 @@ def test_report_rebuilds_a_committed_folder_unchanged(tmp_path, published):
         pd.testing.assert_frame_equal(pd.read_csv(folder / table), pd.read_csv(source / table), obj=table)
     for plot in ("pareto.png", "curves_return.png", "curves_violations.png", "paper_comparison.png"):
         assert (folder / plot).stat().st_size > 10_000
+
+
+def test_the_adaptive_study_runs_each_d_max_fixed_and_as_the_adaptive_rules_start(tmp_path):
+    from shield.settings import setting_label
+    from sweeps.adaptive import STUDY
+    from sweeps.plan import make_plan, parse_args
+
+    plan = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path)]))
+    shield = [s for s in plan.settings if s["mode"] == "shield"]
+    assert [(s["d_max_rule"], s["d_max"]) for s in shield] == [
+        ("fixed", 1.0),
+        ("fixed", 2.5),
+        ("adaptive", 1.0),
+        ("adaptive", 2.5),
+    ]
+    labels = [setting_label(s) for s in plan.settings]
+    assert len(set(labels)) == len(labels) == 6  # with dqn and priors
+    # a grid over the adaptive parameters leaves the fixed settings alone
+    wider = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path), "--adaptive-recall", "0.8", "0.9"]))
+    assert len(wider.settings) == 2 + 2 + 4
