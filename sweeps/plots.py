@@ -14,16 +14,29 @@ BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown")}
 
 
 def short_labels(settings: list[str]) -> dict[str, str]:
-    """{setting label: what tells it apart}: a shield label keeps the settings that vary
-    among the shield labels ("shield" alone when there is one); baselines drop ``tau=0``."""
-    shield = [label.split() for label in settings if label.startswith("shield")]
-    common = set.intersection(*(set(tokens[1:]) for tokens in shield)) if len(shield) > 1 else None
+    """{setting label: what tells it apart}. A shield label drops each setting whose value is
+    the same in every shield label that names it, unless dropping it would make two labels
+    alike ("shield" alone when there is one shield setting); baselines drop ``tau=0``."""
+    shield = {label: label.split()[1:] for label in settings if label.startswith("shield")}
+
+    def key(token: str) -> str:
+        return token.split("=")[0]
+
+    dropped: set[str] = set()
+    # the most specific settings (last in a label) go first, so that `d_max_rule=adaptive`
+    # outlives the parameters it implies
+    for name in reversed(dict.fromkeys(key(t) for tokens in shield.values() for t in tokens)):
+        values = {t for tokens in shield.values() for t in tokens if key(t) == name}
+        if len(values) != 1:
+            continue
+        short = {tuple(t for t in tokens if key(t) not in dropped | {name}) for tokens in shield.values()}
+        if len(short) == len(shield):
+            dropped.add(name)
     out = {}
     for label in settings:
         tokens = label.split()
         if tokens[0] == "shield":
-            kept = [t for t in tokens[1:] if common is not None and t not in common]
-            out[label] = " ".join(["shield", *kept])
+            out[label] = " ".join(["shield", *(t for t in tokens[1:] if key(t) not in dropped)])
         else:
             out[label] = " ".join(t for t in tokens if t != "tau=0")
     return out

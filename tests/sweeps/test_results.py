@@ -166,3 +166,21 @@ def test_learned_table_counts_seeds_at_each_fraction_of_the_budget():
     assert table["env_steps"].tolist() == [100, 200, 300, 400]
     assert table["n_seeds_learned"].tolist() == [1, 1, 2, 2]
     assert table["fraction_learned"].iloc[-1] == pytest.approx(2 / 3)
+
+
+def test_short_labels_keep_only_what_tells_settings_apart():
+    from sweeps.plots import short_labels
+
+    paper = "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"
+    adaptive = " d_max_rule=adaptive adaptive_recall=0.9 adaptive_flag_rate=0.2"
+    strict = paper.replace("d_max=2.5", "d_max=1")
+    labels = short_labels([paper, strict, paper + adaptive, strict + adaptive, "dqn", "priors rho=0.95 tau=0"])
+    assert list(labels.values()) == [
+        "shield d_max=2.5",
+        "shield d_max=1",
+        "shield d_max=2.5 d_max_rule=adaptive",
+        "shield d_max=1 d_max_rule=adaptive",
+        "dqn",
+        "priors rho=0.95",
+    ]
+    assert short_labels([paper, "dqn"])[paper] == "shield"
