@@ -18,7 +18,7 @@ from rllib_algos.pretrain_budgets import BUDGET_NAMES, DEFAULT_LAVA_BOOTSTRAP, L
 from shield.envs import OBS_KINDS
 from shield.settings import PAPER_SHIELD
 from sweeps.launch import run_plan
-from sweeps.plan import Study, add_study_arguments
+from sweeps.plan import HelpFormatter, Study, add_study_arguments
 
 STUDIES = ("threshold", "adaptive", "rho", "margin", "buffer_size", "pareto_search", "reproduce", "reliability")
 
@@ -113,7 +113,17 @@ def report(args: argparse.Namespace) -> int:
 
     folder = Path(args.run_dir)
     if not folder.is_dir():
-        print(f"error: {folder} is not a directory", file=sys.stderr)
+        print(
+            f"error: {folder} is not a directory: pass a study run folder, e.g. results/threshold/<run-id>",
+            file=sys.stderr,
+        )
+        return 2
+    if not any(folder.glob("*/params.json")) and not (folder / "trials.csv").exists():
+        print(
+            f"error: {folder} holds no trial folders (*/params.json) and no trials.csv: pass a study run folder, "
+            "e.g. results/threshold/<run-id>, or a published one such as results/reproduce/nstep3",
+            file=sys.stderr,
+        )
         return 2
     for name, path in write_report(folder).items():
         print(f"{name:22s} {path}")
@@ -129,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             name,
             help=study.description,
             description=study.description,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         add_study_arguments(sub, study)
         sub.set_defaults(run=lambda args, study=study: run_plan(study, args))

@@ -100,9 +100,11 @@ def run(plan: Plan) -> int:
     """Both phases: the search, then its front with the baselines over every seed."""
     from sweeps.runner import run_phase
 
-    trials = plan.args.trials or TRIALS[plan.args.budget]
+    trials = TRIALS[plan.args.budget] if plan.args.trials is None else plan.args.trials
     if trials < 1:
-        print(f"error: --trials must be >= 1, got {trials}", file=sys.stderr)
+        print(
+            f"error: --trials must be >= 1, got {trials}: pass how many settings the search proposes", file=sys.stderr
+        )
         return 2
     front = search(plan, trials)
     return run_phase(plan, f"{plan.run_dir.name}/front", front)

@@ -75,6 +75,15 @@ def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return settings
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default, unless it has none worth showing (None, or an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argparse.ArgumentParser:
     """The flags every study takes, its grid's flags and its own."""
     parser.add_argument("--env", default=DEFAULT_ENV, help="MiniGrid environment id")
@@ -122,7 +131,7 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=f"sweeps/{study.name}.py",
         description=study.description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     return add_study_arguments(parser, study).parse_args(argv)
 

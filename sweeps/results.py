@@ -178,6 +178,14 @@ def reference_point(trials: pd.DataFrame) -> tuple[float, float]:
     return 0.0, 1.1 * most + 1.0
 
 
+def defined_mean(values: np.ndarray) -> np.ndarray:
+    """Column means [m] of `values` [n, m] over the defined (non-NaN) entries; NaN where none is."""
+    defined = ~np.isnan(values)
+    counts = defined.sum(axis=0)
+    sums = np.where(defined, values, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def hypervolume_table(trials: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The front's hypervolume (of the seed means) with a bootstrap CI over seeds.
 
@@ -188,15 +196,16 @@ def hypervolume_table(trials: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -
     ref = reference_point(done)
     senses = [sense for _, sense in OBJECTIVES]
     names = [name for name, _ in OBJECTIVES]
-    groups = [g[names].to_numpy(dtype=float) for _, g in done.groupby("setting")]
+    # the settings and means of pareto.csv: grouped alike, means over the seeds that define them
+    groups = [g[names].to_numpy(dtype=float) for _, g in done.groupby(["agent", "setting"], sort=True)]
     if not groups:
         return pd.DataFrame([dict.fromkeys(HYPERVOLUME_COLUMNS, float("nan"))])
-    means = np.array([g.mean(axis=0) for g in groups])
+    means = np.array([defined_mean(g) for g in groups])
     hv = hypervolume_2d(means, senses, ref)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
-        resampled = np.array([g[rng.integers(len(g), size=len(g))].mean(axis=0) for g in groups])
+        resampled = np.array([defined_mean(g[rng.integers(len(g), size=len(g))]) for g in groups])
         draws.append(hypervolume_2d(resampled, senses, ref))
     n_front = int((pareto_ranks(worst_for_undefined(means, senses), senses) == 1).sum())
     row = {

@@ -193,7 +193,11 @@ def run_grid(plan: Plan) -> int:
     run_dir = plan.run_dir
     resuming = tune.Tuner.can_restore(str(run_dir))
     if plan.resume and not resuming:
-        print(f"error: --resume: no run to resume in {run_dir}", file=sys.stderr)
+        print(
+            f"error: --resume: no run to resume in {run_dir}; run the same command without --resume to start it "
+            "(or pass the --run-id and --storage of the run to resume)",
+            file=sys.stderr,
+        )
         return 2
     connect()
     try:

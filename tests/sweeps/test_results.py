@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES, paper_comparison
+from sweeps.pareto import hypervolume_2d
 from sweeps.report import CURVE_COLUMNS, latest_per_iteration
 from sweeps.results import (
     HYPERVOLUME_COLUMNS,
@@ -184,3 +185,20 @@ def test_short_labels_keep_only_what_tells_settings_apart():
         "priors rho=0.95",
     ]
     assert short_labels([paper, "dqn"])[paper] == "shield"
+
+
+def test_hypervolume_counts_the_front_of_pareto_csv_even_with_an_undefined_seed():
+    """A setting with one seed whose return is undefined (no episode ended) has the same
+    mean, and so the same place on the front, in pareto.csv and hypervolume.csv."""
+    trials = fake_trials()
+    shield = trials.index[trials["setting"].str.contains("d_max=2.5")]
+    trials.loc[shield[0], "return_final"] = np.nan  # 0.9 dropped: mean of 0.95 and 0.92
+    trials.loc[trials["setting"] == "dqn", "violations_total"] = [80, 90, 100]  # dqn on the front too
+    pareto = pareto_table(trials, n_boot=50)
+    hv = hypervolume_table(trials, n_boot=50).iloc[0]
+    assert hv["n_front"] == int(pareto["on_front"].sum()) >= 2
+    row = pareto[pareto["setting"].str.contains("d_max=2.5")].iloc[0]
+    assert row["return_final_mean"] == pytest.approx(0.935)
+    front = pareto[pareto["on_front"]][["return_final_mean", "violations_total_mean"]].to_numpy()
+    ref = (hv["reference_return"], hv["reference_violations"])
+    assert hv["hypervolume"] == pytest.approx(hypervolume_2d(front, [1, -1], ref))

@@ -281,3 +281,26 @@ def test_the_adaptive_study_runs_each_d_max_fixed_and_as_the_adaptive_rules_star
     # a grid over the adaptive parameters leaves the fixed settings alone
     wider = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path), "--adaptive-recall", "0.8", "0.9"]))
     assert len(wider.settings) == 2 + 2 + 4
+
+
+def test_report_on_a_missing_or_empty_folder_says_what_to_pass(tmp_path, capsys):
+    from sweeps.cli import main
+
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "is not a directory: pass a study run folder" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "holds no trial folders" in capsys.readouterr().err
+
+
+def test_pareto_search_refuses_zero_trials_before_compute(tmp_path, capsys):
+    from sweeps.cli import main
+
+    assert main(["pareto_search", "--budget", "smoke", "--storage", str(tmp_path), "--trials", "0"]) == 2
+    assert "--trials must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_resume_without_a_run_says_how_to_start_one(tmp_path, capsys):
+    from sweeps.cli import main
+
+    assert main(["threshold", "--budget", "smoke", "--storage", str(tmp_path), "--resume"]) == 2
+    assert "run the same command without --resume to start it" in capsys.readouterr().err
