@@ -17,6 +17,7 @@ from typing import TypeVar
 import numpy as np
 
 from shield.envs import FORWARD
+from shield.threshold import Ring
 
 COUNTERS: tuple[str, ...] = (
     "steps",
@@ -136,18 +137,20 @@ class RecentDistances:
     QUANTILES = {"distance_q10": 0.1, "distance_q50": 0.5, "distance_q90": 0.9}
 
     def __init__(self, window: int):
-        self.values: deque[float] = deque(maxlen=int(window))
+        self.values = Ring(window)
         self.d_max = math.nan
 
     def add(self, distances: np.ndarray, d_max: np.ndarray) -> None:
         """Per-step D [T] (+inf where the check did not run) and thresholds [T]."""
         distances = np.asarray(distances, dtype=float)
-        self.values.extend(distances[np.isfinite(distances)].tolist())
+        self.values.extend(distances[np.isfinite(distances)])
         if len(d_max):
             self.d_max = float(np.asarray(d_max)[-1])
 
     def metrics(self) -> dict[str, float]:
         """{distance_q10, distance_q50, distance_q90, d_max_effective}; NaN when unknown."""
-        values = np.asarray(self.values)
-        out = {name: float(np.quantile(values, q)) if len(values) else math.nan for name, q in self.QUANTILES.items()}
-        return out | {"d_max_effective": self.d_max}
+        if self.values.size:
+            figures = self.values.quantile(list(self.QUANTILES.values()))
+        else:
+            figures = [math.nan] * len(self.QUANTILES)
+        return dict(zip(self.QUANTILES, map(float, figures), strict=True)) | {"d_max_effective": self.d_max}

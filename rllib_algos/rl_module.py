@@ -118,7 +118,7 @@ class ShieldedDQNModule(PaperDQNModule):
     def record_violation(self, obs: np.ndarray) -> None:
         """Store the embedding of `obs` [H, W, C], the state before a lava death
         (called by `ShieldCallbacks` in the EnvRunner that owns this module)."""
-        self.shield.record_violation(torch.as_tensor(obs))
+        self.shield.record_violation(obs)
 
     @override(PaperDQNModule)
     @torch.no_grad()

@@ -7,6 +7,7 @@ from typing import Any
 
 from rllib_algos.paper_dqn import for_budget
 from rllib_algos.shielded_dqn import ShieldedDQNConfig
+from shield.settings import ShieldParams
 from shield.weights import WeightFiles
 
 
@@ -41,11 +42,7 @@ def trial_config(
         weights: the study's frozen networks; a trial keeps only the files its mode uses,
             so that trials that computed the same thing have the same configuration.
     """
-    mode = setting["mode"]
-    used = WeightFiles(
-        prior_q=weights.prior_q if mode != "dqn" else None,
-        encoders={setting["margin"]: weights.encoder(setting["margin"])} if mode == "shield" else {},
-    )
+    used = weights.used_by(ShieldParams.from_settings(setting))
     steps_per_iteration = -(-budget.env_steps // budget.iterations)
     return (
         for_budget(ShieldedDQNConfig().agent(agent), budget.env_steps)

@@ -59,10 +59,13 @@ class ArtifactSpec:
         return "-".join(p for p in (self.kind, self.obs, self.budget, readable, digest) if p)
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and the packages an artifact depends on."""
-    out = {"python": platform.python_version()}
-    for package in ("shieldsweep", "torch", "ray", "gymnasium", "minigrid", "numpy"):
+ARTIFACT_PACKAGES = ("shieldsweep", "torch", "ray", "gymnasium", "minigrid", "numpy")
+
+
+def versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """{package: installed version, or "not installed"}."""
+    out = {}
+    for package in packages:
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -133,7 +136,7 @@ class ArtifactStore:
         manifest = {
             "key": spec.key,
             "config": spec.config,
-            "versions": versions(),
+            "versions": {"python": platform.python_version(), **versions(ARTIFACT_PACKAGES)},
             "sha256": sha256(staging / "weights.pt"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **record,

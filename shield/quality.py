@@ -80,7 +80,8 @@ def encoder_auc(
 def encoder_quality(encoder: torch.nn.Module, data: Experience) -> dict:
     """An encoder manifest's figures for one environment: ``roc_auc`` and
     ``operating_points`` (see `operating_points`), at the paper's buffer_size and k."""
-    return {"roc_auc": encoder_auc(encoder, data), "operating_points": operating_points(encoder, data)}
+    D, ahead = unsafe_distances(encoder, data)
+    return {"roc_auc": roc_auc(-D, ahead), "operating_points": distance_figures(D, ahead)}
 
 
 def state_check_figures(D: np.ndarray, unsafe: np.ndarray, d_max: float) -> dict[str, float]:
@@ -114,7 +115,11 @@ def operating_points(
         {"d_max": {"<d_max>": {flag_rate, precision, recall}}, "D_safe": {"q10", "q50",
         "q90"}, "D_unsafe": {...}}: D quantiles of safe and of lava-ahead states.
     """
-    D, ahead = unsafe_distances(encoder, data, buffer_size, k)
+    return distance_figures(*unsafe_distances(encoder, data, buffer_size, k), d_max_values)
+
+
+def distance_figures(D: np.ndarray, ahead: np.ndarray, d_max_values: Sequence[float] = OPERATING_D_MAX) -> dict:
+    """`operating_points` of distances D [Q] with ground truth `ahead` [Q]."""
 
     def quantiles(values: np.ndarray) -> dict[str, float]:
         if not len(values):

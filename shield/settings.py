@@ -105,17 +105,7 @@ PAPER_SHIELD = ShieldParams()
 RELEVANT: dict[str, tuple[str, ...]] = {
     "dqn": (),
     "priors": ("rho", "tau"),
-    "shield": (
-        "d_max",
-        "margin",
-        "rho",
-        "buffer_size",
-        "k",
-        "tau",
-        "d_max_rule",
-        "adaptive_recall",
-        "adaptive_flag_rate",
-    ),
+    "shield": tuple(name for name in ShieldParams.names() if name != "mode"),
 }
 # Shown in a setting's label only when they act: the rule when it is not "fixed", its
 # parameters when it is "adaptive" (so the paper's setting keeps its short label).

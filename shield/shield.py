@@ -120,11 +120,9 @@ class Shield:
     ) -> Shield:
         """The shield of `params` with the frozen networks its mode uses, from `weights`
         (the encoder trained with ``params.margin``)."""
-        encoder = prior_q = None
-        if params.mode == "shield":
-            encoder = load_frozen(weights.encoder(params.margin), "encoder", obs_kind)
-        if params.mode != "dqn":
-            prior_q = load_frozen(weights.prior_q, "prior_q", obs_kind)
+        used = weights.used_by(params)
+        encoder = load_frozen(used.encoder(params.margin), "encoder", obs_kind) if used.encoders else None
+        prior_q = None if params.mode == "dqn" else load_frozen(used.prior_q, "prior_q", obs_kind)
         return cls(params, encoder, prior_q, generator)
 
     @torch.no_grad()

@@ -44,13 +44,18 @@ class Ring:
         self.next = 0
 
     def extend(self, values: np.ndarray) -> None:
-        for value in np.asarray(values, dtype=float).ravel()[-len(self.values) :]:
-            self.values[self.next] = value
-            self.next = (self.next + 1) % len(self.values)
-            self.size = min(self.size + 1, len(self.values))
+        capacity = len(self.values)
+        values = np.asarray(values, dtype=float).ravel()[-capacity:]
+        self.values[(self.next + np.arange(len(values))) % capacity] = values
+        self.next = (self.next + len(values)) % capacity
+        self.size = min(self.size + len(values), capacity)
 
-    def quantile(self, q: float) -> float:
-        return float(np.quantile(self.values[: self.size], q))
+    def kept(self) -> np.ndarray:
+        """The kept values (in ring order)."""
+        return self.values[: self.size]
+
+    def quantile(self, q: float | list[float]) -> float | np.ndarray:
+        return np.quantile(self.kept(), q)
 
 
 class AdaptiveThreshold:
@@ -87,9 +92,9 @@ class AdaptiveThreshold:
         if self.unsafe.size < MIN_UNSAFE:
             return
         # the smallest threshold above the quantile, so that a state at the quantile is flagged
-        lower = float(np.nextafter(self.unsafe.quantile(self.recall), math.inf))
+        lower = float(np.nextafter(float(self.unsafe.quantile(self.recall)), math.inf))
         if not self.states.size:
             self.value = lower
             return
-        upper = self.states.quantile(self.flag_rate)
+        upper = float(self.states.quantile(self.flag_rate))
         self.value = (lower + upper) / 2 if lower < upper else upper

@@ -21,6 +21,7 @@ from torch import nn
 
 from shield.envs import NUM_ACTIONS
 from shield.networks import LATENT_DIM, Encoder, QNetwork
+from shield.settings import ShieldParams
 
 # what each kind of file is called in errors: the field of `WeightFiles` it comes from
 KINDS = {"encoder": "weights.encoders", "prior_q": "weights.prior_q", "source_q": "source_q file"}
@@ -44,6 +45,14 @@ class WeightFiles:
         object.__setattr__(self, "encoders", tuple(sorted((float(m), str(p)) for m, p in pairs)))
         if self.prior_q is not None:
             object.__setattr__(self, "prior_q", str(self.prior_q))
+
+    def used_by(self, params: ShieldParams) -> WeightFiles:
+        """The files the shield of `params` loads: Q_p unless mode "dqn", the encoder of
+        ``params.margin`` in mode "shield"."""
+        return WeightFiles(
+            prior_q=self.prior_q if params.mode != "dqn" else None,
+            encoders={params.margin: self.encoder(params.margin)} if params.mode == "shield" else {},
+        )
 
     def to_dict(self) -> dict:
         """{"prior_q": path, "encoders": {"<margin>": path}} (for manifests)."""

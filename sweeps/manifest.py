@@ -11,11 +11,11 @@ import json
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shield.agents import agent_preset
+from shield.artifacts import versions
 
 if TYPE_CHECKING:
     from sweeps.plan import Plan
@@ -41,16 +41,6 @@ def git_commit() -> str | None:
         return None
 
 
-def versions() -> dict[str, str]:
-    out = {}
-    for package in PACKAGES:
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
-
-
 def write_manifest(plan: Plan, started: float, finished: float | None, extra: dict[str, Any]) -> None:
     """Write the run's manifest.json; `extra` adds run-time facts (artifacts, reuse, ...)."""
     commit = read_manifest(plan.run_dir).get("git_commit") if finished is not None else None
@@ -58,7 +48,7 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
         "study": plan.study.name,
         "command": [sys.executable, *sys.argv],
         "git_commit": commit or git_commit(),
-        "versions": versions(),
+        "versions": versions(PACKAGES),
         "env": plan.env,
         "obs": plan.obs,
         "budget": vars(plan.budget),

@@ -16,8 +16,6 @@ import pandas as pd
 
 from shield.settings import PAPER_SHIELD, RELEVANT, setting_label
 
-PAPER_ENV_STEPS = 200_000
-
 
 @dataclass(frozen=True)
 class PaperFigure:
@@ -57,7 +55,7 @@ PAPER_FIGURES = (
     PaperFigure("DQN + domain priors (rho 0.95)", {"mode": "priors", "rho": PAPER_SHIELD.rho}, 0.0, 40.0),
     # shown in the paper's figure without figures in its text: compared as ours alone
     PaperFigure("DQN + domain priors (rho 0.5)", {"mode": "priors", "rho": 0.5}, math.nan, math.nan),
-    PaperFigure("shield (the paper's method)", {"mode": "shield", **PAPER_SHIELD.to_dict()}, 0.93, 100.0),
+    PaperFigure("shield (the paper's method)", PAPER_SHIELD.to_dict(), 0.93, 100.0),
 )
 COMPARISON_COLUMNS = (
     "method",
@@ -75,7 +73,7 @@ COMPARISON_COLUMNS = (
 def paper_comparison(pareto: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     """One row per paper method found in `pareto` (pareto.csv rows); `COMPARISON_COLUMNS`.
 
-    env_steps: the mean steps the trials trained (the paper's are `PAPER_ENV_STEPS`);
+    env_steps: the mean steps the trials trained (the paper's are 200K);
     violations_ratio: ours / the paper's. Empty when no setting matches.
     """
     rows = []

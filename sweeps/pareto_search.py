@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 
 from shield.settings import PAPER_SHIELD
-from sweeps.plan import SWEPT, Plan, Study
+from sweeps.plan import Plan, Study, shield_settings
 
 SPACE = {"d_max": (0.5, 5.0), "rho": (0.5, 1.0), "buffer_size": [10, 25, 50, 100, 200]}
 MARGINS = [2.0, 5.0, 10.0, 20.0]
@@ -42,7 +42,7 @@ def search(plan: Plan, trials: int) -> list[dict]:
 
     connect()
     weights = study_weights(plan, MARGINS)
-    paper = {"mode": "shield", **{key: getattr(PAPER_SHIELD, key) for key in SWEPT}}
+    (paper,) = shield_settings({})  # the paper's setting
     config = trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), paper, weights)
     config.shield(weights=weights)  # every margin's encoder: the search picks α
     config.validate_shield()

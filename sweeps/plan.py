@@ -165,7 +165,12 @@ class Plan:
     @property
     def margins(self) -> list[float]:
         """The encoder margins α the shield settings need, sorted (the paper's when none)."""
-        return sorted({float(s["margin"]) for s in self.settings if s["mode"] == "shield"}) or [PAPER_SHIELD.margin]
+        return shield_margins(self.settings) or [PAPER_SHIELD.margin]
+
+
+def shield_margins(settings: Sequence[dict]) -> list[float]:
+    """The encoder margins α the shield settings among `settings` need, sorted."""
+    return sorted({float(s["margin"]) for s in settings if s["mode"] == "shield"})
 
 
 def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str, settings: list[dict]) -> str:
@@ -174,8 +179,7 @@ def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str,
     It includes the keys of the Q_p and encoder artifacts, so a run with rebuilt or
     re-specified networks starts afresh instead of resuming one made with the old ones.
     """
-    margins = sorted({float(s["margin"]) for s in settings if s["mode"] == "shield"})
-    keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in margins)]
+    keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in shield_margins(settings))]
     identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, settings, keys]
     identity = json.dumps(identity, sort_keys=True, default=str)
     short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")

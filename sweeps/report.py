@@ -116,7 +116,7 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
     curves.to_csv(paths["curves.csv"], index=False)
     table = pareto_table(trials)
     table.to_csv(paths["pareto.csv"], index=False)
-    hypervolume_table(trials).to_csv(paths["hypervolume.csv"], index=False)
+    hypervolume_table(trials, table).to_csv(paths["hypervolume.csv"], index=False)
     if not trials.empty and set(trials["env"].dropna()) == {DEFAULT_ENV}:
         paths["paper_comparison.csv"] = experiment_dir / "paper_comparison.csv"
         comparison = paper_comparison(table, trials)

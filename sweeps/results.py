@@ -16,7 +16,7 @@ import pandas as pd
 from shield.settings import RELEVANT, ShieldParams, setting_label
 from sweeps.pareto import bootstrap_mean_ci, dominance_matrix, hypervolume_2d, pareto_ranks
 
-SETTING_COLUMNS = ShieldParams.names()  # mode, d_max, margin, rho, buffer_size, k, tau
+SETTING_COLUMNS = ShieldParams.names()  # every shield setting, in declaration order
 METRIC_COLUMNS = (
     "violations_total",
     "return_final",
@@ -186,8 +186,9 @@ def defined_mean(values: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def hypervolume_table(trials: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The front's hypervolume (of the seed means) with a bootstrap CI over seeds.
+def hypervolume_table(trials: pd.DataFrame, pareto: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The front's hypervolume (of the seed means in `pareto`, `pareto_table(trials)`) with a
+    bootstrap CI over seeds; ``n_front`` counts pareto's ``on_front`` rows.
 
     Each bootstrap draw resamples every setting's seeds with replacement, recomputes the
     means and the hypervolume of their front. One row, `HYPERVOLUME_COLUMNS`.
@@ -196,18 +197,17 @@ def hypervolume_table(trials: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -
     ref = reference_point(done)
     senses = [sense for _, sense in OBJECTIVES]
     names = [name for name, _ in OBJECTIVES]
-    # the settings and means of pareto.csv: grouped alike, means over the seeds that define them
+    # the settings of pareto.csv, grouped alike; resampled means over the seeds that define them
     groups = [g[names].to_numpy(dtype=float) for _, g in done.groupby(["agent", "setting"], sort=True)]
     if not groups:
         return pd.DataFrame([dict.fromkeys(HYPERVOLUME_COLUMNS, float("nan"))])
-    means = np.array([defined_mean(g) for g in groups])
-    hv = hypervolume_2d(means, senses, ref)
+    hv = hypervolume_2d(pareto[[f"{name}_mean" for name in names]].to_numpy(dtype=float), senses, ref)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(n_boot):
         resampled = np.array([defined_mean(g[rng.integers(len(g), size=len(g))]) for g in groups])
         draws.append(hypervolume_2d(resampled, senses, ref))
-    n_front = int((pareto_ranks(worst_for_undefined(means, senses), senses) == 1).sum())
+    n_front = int(pareto["on_front"].sum())
     row = {
         "hypervolume": hv,
         "ci_low": float(np.quantile(draws, 0.025)),

@@ -110,7 +110,8 @@ def test_unfinished_trials_are_left_out_of_the_pareto_table():
 
 
 def test_hypervolume_table_has_a_ci_around_the_estimate():
-    hv = hypervolume_table(fake_trials(), n_boot=200)
+    trials = fake_trials()
+    hv = hypervolume_table(trials, pareto_table(trials, n_boot=50), n_boot=200)
     assert list(hv.columns) == list(HYPERVOLUME_COLUMNS)
     row = hv.iloc[0]
     assert row["ci_low"] <= row["hypervolume"] <= row["ci_high"] and row["hypervolume"] > 0
@@ -195,7 +196,7 @@ def test_hypervolume_counts_the_front_of_pareto_csv_even_with_an_undefined_seed(
     trials.loc[shield[0], "return_final"] = np.nan  # 0.9 dropped: mean of 0.95 and 0.92
     trials.loc[trials["setting"] == "dqn", "violations_total"] = [80, 90, 100]  # dqn on the front too
     pareto = pareto_table(trials, n_boot=50)
-    hv = hypervolume_table(trials, n_boot=50).iloc[0]
+    hv = hypervolume_table(trials, pareto, n_boot=50).iloc[0]
     assert hv["n_front"] == int(pareto["on_front"].sum()) >= 2
     row = pareto[pareto["setting"].str.contains("d_max=2.5")].iloc[0]
     assert row["return_final_mean"] == pytest.approx(0.935)

@@ -16,7 +16,7 @@ import pytest
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT
 from shield.settings import PAPER_SHIELD
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES
-from sweeps.plan import BASELINES, SWEPT
+from sweeps.plan import BASELINES, shield_settings
 from sweeps.results import HYPERVOLUME_COLUMNS, PARETO_COLUMNS, TRIAL_COLUMNS
 
 slow = pytest.mark.slow
@@ -149,7 +149,7 @@ def test_pareto_search_smoke(tmp_path):
     assert searched["on_front"].any()
     settings = json.loads((folder / "front" / "manifest.json").read_text())["settings"]
     # phase 2 runs the baselines, the paper's setting and every setting on the search's front
-    paper = {"mode": "shield", **{key: getattr(PAPER_SHIELD, key) for key in SWEPT}}
+    (paper,) = shield_settings({})
     expected = [*BASELINES, paper]
     for row in searched[searched["on_front"]].itertuples():
         setting = {"mode": "shield", "d_max": round(row.d_max, 2), "margin": row.margin, "rho": round(row.rho, 2)}
