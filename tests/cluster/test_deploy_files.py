@@ -6,6 +6,8 @@ its structure here, not by starting it.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -55,11 +57,55 @@ def test_dockerfile_installs_the_project_and_its_artifacts():
         assert f"COPY {package}" in text
 
 
-def test_cluster_launcher_config_installs_the_project_on_every_node():
-    config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+def cluster_config() -> dict:
+    return yaml.safe_load((ROOT / "cluster.yaml").read_text())
+
+
+def test_cluster_launcher_config_installs_the_project_into_its_own_venv_on_every_node():
+    config = cluster_config()
     assert config["provider"]["type"] == "local"
-    assert "." in config["file_mounts"].values()
-    setup = " ".join(config["setup_commands"])
-    assert "pip install" in setup and "-e ~/shieldsweep" in setup and ".profile" in setup
+    assert "." in config["file_mounts"].values() and ".venv" in config["rsync_exclude"]
+    setup = config["setup_commands"]
+    assert setup[0] == "python3 -m venv ~/shieldsweep-venv"  # isolated: nothing from the node's site-packages
+    assert "~/shieldsweep-venv/bin/pip install -q -e ~/shieldsweep" in setup
+    ray = "~/shieldsweep-venv/bin/ray"  # by absolute path: not whichever `ray` PATH has first
     for command in config["head_start_ray_commands"] + config["worker_start_ray_commands"]:
-        assert "ray stop" in command or "RAY_AUTH_MODE=token" in command
+        assert command.startswith((f"{ray} stop", f"RAY_AUTH_MODE=token {ray} start"))
+
+
+def test_setup_commands_keep_the_venv_first_for_ray_submit_whatever_bashrc_does(tmp_path):
+    """`ray submit` runs `python` in `bash --login -c -i 'source ~/.bashrc; ...'`: after the
+    setup commands, that `python` is the venv's even when ~/.bashrc puts another first, and
+    after a rerun the line is there once, at the end again (a later `conda init`, say)."""
+    home = tmp_path / "home"
+    (home / "shieldsweep-venv" / "bin").mkdir(parents=True)
+    (home / "shieldsweep-venv" / "bin" / "python").write_text("#!/bin/sh\n")
+    (home / "shieldsweep-venv" / "bin" / "python").chmod(0o755)
+    (home / "other" / "bin").mkdir(parents=True)
+    (home / "other" / "bin" / "python").write_text("#!/bin/sh\n")
+    (home / "other" / "bin" / "python").chmod(0o755)
+    shadow = 'export PATH="$HOME/other/bin:$PATH"  # pyenv or conda init\n'
+    (home / ".bashrc").write_text(shadow)
+    bashrc_commands = [c for c in cluster_config()["setup_commands"] if ".bashrc" in c]
+    env = {"HOME": str(home), "PATH": os.environ["PATH"], "TERM": "dumb"}
+
+    def setup() -> None:
+        for command in bashrc_commands:
+            subprocess.run(["bash", "-c", command], env=env, check=True, timeout=30)
+
+    def submit_python() -> str:
+        done = subprocess.run(
+            ["bash", "--login", "-c", "-i", "source ~/.bashrc; command -v python"],
+            env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        return done.stdout.strip().splitlines()[-1]
+
+    setup()
+    assert submit_python() == str(home / "shieldsweep-venv" / "bin" / "python")
+    with (home / ".bashrc").open("a") as bashrc:
+        bashrc.write(shadow)
+    assert submit_python() == str(home / "other" / "bin" / "python")  # until the next `ray up`
+    setup()
+    assert submit_python() == str(home / "shieldsweep-venv" / "bin" / "python")
+    lines = (home / ".bashrc").read_text().splitlines()
+    assert sum("shieldsweep-venv/bin" in line for line in lines) == 1 and "shieldsweep-venv/bin" in lines[-1]
