@@ -19,6 +19,7 @@ computed across a sampled episode's chunks by `rllib_algos.replay.NStepReturns`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from ray.rllib.utils.metrics import (
     TD_ERROR_KEY,
 )
 
+from rllib_algos import resume
 from rllib_algos.envs import register_envs
 from rllib_algos.learner_step import dqn_update
 from rllib_algos.replay import NStepReturns, TransitionReplay
@@ -200,6 +202,32 @@ class PaperDQN(DQN):
         )
         self._replay_rng = np.random.default_rng(self.config.seed)
         self.n_step_returns = NStepReturns(self.config.n_step, self.config.gamma)
+
+    @override(DQN)
+    def save_to_path(self, path=None, *, state=None, filesystem=None, use_msgpack: bool = False) -> str:
+        """RLlib's checkpoint, plus what it leaves out (`rllib_algos.resume`): the replay,
+        the n-step tails, the sampling EnvRunner's environments and episodes, the shield's
+        buffer and the RNGs, in ``<path>/resume/``. Tune's checkpoints come through here."""
+        path = super().save_to_path(path, state=state, filesystem=filesystem, use_msgpack=use_msgpack)
+        if filesystem is None and state is None:
+            resume.write(
+                Path(path), self.transitions, self._replay_rng, self.n_step_returns, self.env_runner, self.learner_group
+            )
+        return path
+
+    @override(DQN)
+    def restore_from_path(self, path, *args, component: str | None = None, **kwargs) -> None:
+        """RLlib's restore, then the resume state `save_to_path` wrote (when restoring the
+        whole algorithm from a local checkpoint that has one).
+
+        Raises:
+            rllib_algos.resume.CorruptCheckpointError: the resume files are unreadable.
+        """
+        super().restore_from_path(path, *args, component=component, **kwargs)
+        if component is None and kwargs.get("filesystem") is None:
+            resume.read(
+                Path(path), self.transitions, self._replay_rng, self.n_step_returns, self.env_runner, self.learner_group
+            )
 
     @override(DQN)
     def training_step(self) -> None:

@@ -100,8 +100,9 @@ class ShieldedDQNModule(PaperDQNModule):
     Requires ``model_config["shield"]``: the `ShieldParams` fields plus ``weights``, a
     `WeightFiles` (Q_p for modes "priors" and "shield", the encoder of ``margin`` for
     "shield"). The shield lives outside the module's parameters and state: its networks
-    are frozen (not trained, synchronised or checkpointed) and its unsafe buffer starts
-    empty in every process.
+    are frozen (not trained, synchronised or part of the module's state); its unsafe buffer
+    starts empty in every process and is checkpointed with the sampling state
+    (`resume_state`, `rllib_algos.resume`).
     """
 
     @override(PaperDQNModule)
@@ -119,6 +120,15 @@ class ShieldedDQNModule(PaperDQNModule):
         """Store the embedding of `obs` [H, W, C], the state before a lava death
         (called by `ShieldCallbacks` in the EnvRunner that owns this module)."""
         self.shield.record_violation(obs)
+
+    def resume_state(self) -> dict:
+        """The shield's state (`Shield.get_state`), which checkpoints carry
+        (`rllib_algos.resume`): its buffer lives outside the module's parameters."""
+        return self.shield.get_state()
+
+    def set_resume_state(self, state: dict) -> None:
+        """Restore `resume_state`'s output into this process's shield."""
+        self.shield.set_state(state)
 
     @override(PaperDQNModule)
     @torch.no_grad()

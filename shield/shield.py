@@ -26,6 +26,7 @@ in a fixed order: the rho draws [B], then the replacement draws [F, A].
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -158,6 +159,31 @@ class Shield:
             actions = proposed.clone()
             actions[flagged], unsafe[flagged], replaced[flagged] = chosen, unsafe_f, replaced_f
         return Decision(actions, flagged, unsafe, replaced, D, d_max)
+
+    def get_state(self) -> dict:
+        """What its future decisions depend on besides the frozen networks: the unsafe
+        buffer's rows and write position, the adaptive threshold, the generator's state."""
+        buffer = self.unsafe_buffer
+        return {
+            "rows": buffer.rows.clone(),
+            "stored": buffer.stored,
+            "next": buffer.next,
+            "adaptive": copy.deepcopy(self.adaptive),
+            "generator": self.generator.get_state() if self.generator is not None else None,
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Restore `get_state`'s output (a shield of the same settings)."""
+        buffer = self.unsafe_buffer
+        if state["rows"].shape != buffer.rows.shape:
+            raise ValueError(
+                f"unsafe buffer of shape {tuple(state['rows'].shape)}, expected {tuple(buffer.rows.shape)}"
+            )
+        buffer.rows.copy_(state["rows"])
+        buffer.stored, buffer.next = int(state["stored"]), int(state["next"])
+        self.adaptive = copy.deepcopy(state["adaptive"])
+        if self.generator is not None and state["generator"] is not None:
+            self.generator.set_state(state["generator"])
 
     @torch.no_grad()
     def record_violation(self, obs: torch.Tensor) -> None:

@@ -11,9 +11,9 @@ MIN_STORED = 3  # the state check is active once *more than* this many rows are 
 class UnsafeBuffer(nn.Module):
     """Ring of the last `capacity` unsafe embeddings, each [latent_dim].
 
-    Its tensors are non-persistent buffers: they are not part of the state_dict, so they
-    are neither checkpointed nor overwritten when network weights are synchronised. The
-    buffer starts empty in every run and lives with the process that acts.
+    Its tensors are non-persistent buffers: they are not part of the state_dict, so network
+    weight synchronisation never overwrites them. The buffer starts empty in every run and
+    lives with the process that acts; a trial's checkpoint carries it (`Shield.get_state`).
     """
 
     def __init__(self, capacity: int, latent_dim: int):
