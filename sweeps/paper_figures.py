@@ -3,7 +3,8 @@
 The authors' figures for MiniGrid-LavaCrossingS9N1 are means of 3 seeds at 200K
 environment steps, read off their plots (so approximate). Each figure names its setting
 by value (`ShieldParams` fields); a study's pareto.csv row matches it when every setting
-that acts in that mode has the same value.
+that acts in that mode has the same value. A run is compared with them only when it is
+comparable (`comparability`: the paper's environment and its 200K steps per trial).
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from shield.envs import DEFAULT_ENV
 from shield.settings import PAPER_SHIELD, RELEVANT, setting_label
+
+PAPER_ENV = DEFAULT_ENV  # the paper's figures are for this environment only
+PAPER_ENV_STEPS = 200_000  # env steps per trial at which the paper reports them
+# Trials stop at the first iteration boundary past their budget (a few hundred steps over),
+# so "the paper's 200K" means within this fraction of it.
+ENV_STEPS_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ PAPER_FIGURES = (
     PaperFigure("shield (the paper's method)", PAPER_SHIELD.to_dict(), 0.93, 100.0),
 )
 COMPARISON_COLUMNS = (
+    "comparable",
+    "reason",
     "method",
     "setting",
     "n_seeds",
@@ -70,14 +81,48 @@ COMPARISON_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Comparability:
+    """Whether a run's figures can stand beside the paper's, and why (or why not)."""
+
+    comparable: bool
+    reason: str
+
+
+def comparability(trials: pd.DataFrame) -> Comparability:
+    """The rule: every finished trial (trials.csv rows) ran on `PAPER_ENV` for `PAPER_ENV_STEPS`
+    env steps, within `ENV_STEPS_TOLERANCE`. Unfinished trials do not count (nor do they in
+    pareto.csv)."""
+    done = trials[trials["status"] == "TERMINATED"]
+    if done.empty:
+        return Comparability(False, "no finished trial")
+    envs = sorted({str(env) for env in done["env"]})
+    if envs != [PAPER_ENV]:
+        return Comparability(False, f"env {', '.join(envs)}; the paper's figures are for {PAPER_ENV}")
+    steps = done["env_steps"].to_numpy(dtype=float)
+    if np.isnan(steps).any():
+        return Comparability(False, "env_steps unknown for some trials")
+    low, high = steps.min(), steps.max()
+    within = np.abs(steps - PAPER_ENV_STEPS) <= ENV_STEPS_TOLERANCE * PAPER_ENV_STEPS
+    trained = f"{low:,.0f}" if low == high else f"{low:,.0f}-{high:,.0f}"
+    if not within.all():
+        return Comparability(
+            False, f"trials trained {trained} env steps; the paper's figures are at {PAPER_ENV_STEPS:,} per trial"
+        )
+    return Comparability(True, f"{PAPER_ENV} at {trained} env steps per trial (the paper's: {PAPER_ENV_STEPS:,})")
+
+
 def paper_comparison(pareto: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     """One row per paper method found in `pareto` (pareto.csv rows); `COMPARISON_COLUMNS`.
 
     env_steps: the mean steps the trials trained (the paper's are 200K);
-    violations_ratio: ours / the paper's. Empty when no setting matches.
+    violations_ratio: ours / the paper's. A run that is not comparable (`comparability`),
+    or in which none of the paper's settings finished, gives one row: ``comparable`` False,
+    ``reason`` why, the other columns empty.
     """
+    verdict = comparability(trials)
     rows = []
-    for figure in PAPER_FIGURES:
+    for figure in PAPER_FIGURES if verdict.comparable else ():
         match = pareto[[figure.matches(row) for _, row in pareto.iterrows()]]
         if match.empty:
             continue
@@ -85,6 +130,8 @@ def paper_comparison(pareto: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame
         done = trials[(trials["setting"] == ours["setting"]) & (trials["status"] == "TERMINATED")]
         rows.append(
             {
+                "comparable": True,
+                "reason": verdict.reason,
                 "method": figure.method,
                 "setting": ours["setting"],
                 "n_seeds": int(ours["n_seeds"]),
@@ -96,4 +143,7 @@ def paper_comparison(pareto: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame
                 "violations_ratio": float(ours["violations_total_mean"]) / figure.violations_total,
             }
         )
+    if not rows:
+        reason = verdict.reason if not verdict.comparable else "none of the paper's settings finished"
+        rows.append({"comparable": False, "reason": reason})
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))

@@ -6,9 +6,10 @@ iteration) are all it reads. A published folder (`publish`: the committed
 results/reproduce/nstep3/, ...) has no trial folders; its trials.csv and curves.csv are
 read instead. `write_report` writes, into the folder:
 
-trials.csv, curves.csv, pareto.csv, hypervolume.csv, pareto.png, curves_return.png,
-curves_violations.png, and paper_comparison.csv/.png for runs on the paper's environment
-(columns documented in results/README.md).
+trials.csv, curves.csv, pareto.csv, hypervolume.csv, paper_comparison.csv, pareto.png,
+curves_return.png, curves_violations.png, and paper_comparison.png for runs comparable with
+the paper's (`sweeps.paper_figures.comparability`; columns and plots documented in
+results/README.md).
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from shield.envs import DEFAULT_ENV
 from sweeps.manifest import MANIFEST, read_manifest
 from sweeps.paper_figures import paper_comparison
-from sweeps.plots import plot_curves, plot_paper_comparison, plot_pareto
+from sweeps.plots import plot_curves, plot_paper_comparison, plot_pareto, run_summary
 from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
 
 CURVE_COLUMNS = ("setting", "seed", "trial_id", "env_steps", "return_final", "violations_total")
@@ -84,12 +84,12 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return trials, curves
 
 
-def publish(run_dir: Path) -> Path:
-    """Copy a run's tables, plots and manifest beside the run folders, one folder per agent
-    preset (``<storage>/<study>/<agent>/``: the committed results/reproduce/nstep3/, ...);
-    `write_report` rebuilds them there from the copied trials.csv and curves.csv."""
-    agent = read_manifest(run_dir).get("agent", "paper")
-    target = Path(run_dir).parent / agent
+def publish(run_dir: Path, name: str | None = None) -> Path:
+    """Copy a run's tables, plots and manifest beside the run folders, into
+    ``<storage>/<study>/<name>/`` (default: the agent preset; the committed
+    results/reproduce/nstep3/, results/threshold/quick/, ...); `write_report` rebuilds them
+    there from the copied trials.csv and curves.csv."""
+    target = Path(run_dir).parent / (name or read_manifest(run_dir).get("agent", "paper"))
     target.mkdir(exist_ok=True)
     for pattern in PUBLISHED:
         for path in Path(run_dir).glob(pattern):
@@ -107,41 +107,43 @@ def default_title(folder: Path) -> str:
 
 
 def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Path]:
-    """Write every table and plot of the study into `experiment_dir`; return their paths."""
+    """Write every table and plot of the study into `experiment_dir`; return their paths.
+
+    paper_comparison.png is drawn only for a run comparable with the paper's; otherwise
+    paper_comparison.csv says why not, and a figure left by an earlier report is removed.
+    """
     experiment_dir = Path(experiment_dir)
     trials, curves = read_trials(experiment_dir)
     title = title or default_title(experiment_dir)
-    paths = {name: experiment_dir / name for name in ("trials.csv", "curves.csv", "pareto.csv", "hypervolume.csv")}
+    names = ("trials.csv", "curves.csv", "pareto.csv", "hypervolume.csv", "paper_comparison.csv")
+    paths = {name: experiment_dir / name for name in names}
     trials.sort_values(["setting", "seed"]).to_csv(paths["trials.csv"], index=False)
     curves.to_csv(paths["curves.csv"], index=False)
     table = pareto_table(trials)
     table.to_csv(paths["pareto.csv"], index=False)
     hypervolume_table(trials, table).to_csv(paths["hypervolume.csv"], index=False)
-    if not trials.empty and set(trials["env"].dropna()) == {DEFAULT_ENV}:
-        paths["paper_comparison.csv"] = experiment_dir / "paper_comparison.csv"
-        comparison = paper_comparison(table, trials)
-        comparison.to_csv(paths["paper_comparison.csv"], index=False)
-        if not comparison.empty:
-            paths["paper_comparison.png"] = experiment_dir / "paper_comparison.png"
-            plot_paper_comparison(comparison, paths["paper_comparison.png"], f"{title}: ours vs the paper")
+    comparison = paper_comparison(table, trials)
+    comparison.to_csv(paths["paper_comparison.csv"], index=False)
+    figure = experiment_dir / "paper_comparison.png"
+    if comparison["comparable"].all():
+        paths["paper_comparison.png"] = figure
+        plot_paper_comparison(comparison, trials, figure, title)
+    else:
+        figure.unlink(missing_ok=True)  # an earlier report's would contradict the table
     if not table.empty:
         paths["pareto.png"] = experiment_dir / "pareto.png"
-        plot_pareto(table, paths["pareto.png"], f"{title}: return vs violations (mean, 95% CI over seeds)")
+        plot_pareto(table, trials, paths["pareto.png"], title)
     if not curves.empty:
-        paths["curves_return.png"] = experiment_dir / "curves_return.png"
-        paths["curves_violations.png"] = experiment_dir / "curves_violations.png"
-        plot_curves(
-            curves,
-            "return_final",
-            "training return (mean of last 100 episodes)",
-            paths["curves_return.png"],
-            f"{title}: learning curves",
-        )
-        plot_curves(
-            curves,
-            "violations_total",
-            "cumulative violations (lava deaths)",
-            paths["curves_violations.png"],
-            f"{title}: cumulative violations",
-        )
+        for column, name, ylabel, what in (
+            ("return_final", "curves_return.png", "return_final: mean of the last 100 episodes", "learning curves"),
+            (
+                "violations_total",
+                "curves_violations.png",
+                "violations_total: lava deaths so far",
+                "cumulative violations",
+            ),
+        ):
+            paths[name] = experiment_dir / name
+            subtitle = f"{run_summary(trials)}: {what} per setting"
+            plot_curves(curves, column, ylabel, paths[name], title, subtitle)
     return paths

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES, paper_comparison
+from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_ENV, PAPER_ENV_STEPS, PAPER_FIGURES, paper_comparison
 from sweeps.pareto import hypervolume_2d
 from sweeps.report import CURVE_COLUMNS, latest_per_iteration
 from sweeps.results import (
@@ -69,8 +69,9 @@ def test_documented_schema_matches_the_code():
 
 
 def test_paper_comparison_pairs_each_paper_method_with_its_row():
-    trials = fake_trials()
+    trials = fake_trials().assign(env=PAPER_ENV, env_steps=PAPER_ENV_STEPS + 300)  # comparable
     table = paper_comparison(pareto_table(trials, n_boot=50), trials)
+    assert table["comparable"].all() and (table["reason"] != "").all()
     assert set(table["setting"]) <= {figure.setting for figure in PAPER_FIGURES}
     assert "dqn" in set(table["setting"]) and "priors rho=0.95 tau=0" in set(table["setting"])
     dqn = table[table["setting"] == "dqn"].iloc[0]
