@@ -25,6 +25,8 @@ environments restart their episodes after a restore, as in RLlib.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import pickle
 import random
 from pathlib import Path
@@ -45,8 +47,38 @@ _CODEC = "zstd"
 _LEVEL = 3  # zstd's default: ~1 GB/s on MiniGrid frames, within 2x of the best ratio
 
 
+_CHECKSUMS = "checksums.json"
+# what RLlib writes for a PaperDQN (new API stack) besides our folder
+RLLIB_PARTS = ("class_and_ctor_args.pkl", "algorithm_state.pkl", "learner_group", "env_runner")
+
+
 class CorruptCheckpointError(RuntimeError):
-    """A checkpoint's resume files are missing or unreadable."""
+    """A checkpoint's files are missing, truncated or unreadable."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_checkpoint(checkpoint: Path) -> None:
+    """Raise CorruptCheckpointError, naming the file, unless `checkpoint` holds RLlib's parts
+    and resume files whose checksums match those written with them. Reads every resume
+    byte (a pixel checkpoint: tens of MB) but builds nothing."""
+    checkpoint = Path(checkpoint)
+    missing = [part for part in RLLIB_PARTS if not (checkpoint / part).exists()]
+    if missing:
+        raise CorruptCheckpointError(f"{checkpoint} lacks {', '.join(missing)}")
+    folder = checkpoint / RESUME_DIR
+    if not folder.exists():
+        return  # written by another tool: RLlib's own state only
+    try:
+        expected = json.loads((folder / _CHECKSUMS).read_text())
+    except (OSError, ValueError) as error:
+        raise CorruptCheckpointError(f"{folder / _CHECKSUMS} is unreadable ({error})") from error
+    for name, digest in expected.items():
+        path = folder / name
+        if not path.exists() or _sha256(path) != digest:
+            raise CorruptCheckpointError(f"{path} is missing or damaged (its checksum does not match)")
 
 
 def _compress(array: np.ndarray) -> bytes:
@@ -181,6 +213,8 @@ def write(
     }
     # cloudpickle: a vector env holds the lambdas that built its sub-envs
     (folder / _STATE).write_bytes(cloudpickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    checksums = {name: _sha256(folder / name) for name in (_REPLAY, _STATE)}
+    (folder / _CHECKSUMS).write_text(json.dumps(checksums, indent=1))
     return folder
 
 
@@ -197,6 +231,7 @@ def read(
     folder = Path(checkpoint) / RESUME_DIR
     if not folder.exists():
         return False
+    check_checkpoint(checkpoint)
     try:
         with np.load(folder / _REPLAY) as stored:
             arrays = {key: stored[key] for key in stored.files if key not in _OBS}
