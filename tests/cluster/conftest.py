@@ -54,12 +54,19 @@ def bindable(port: int) -> bool:
     return True
 
 
+_handed_out: list[range] = []  # blocks given to nodes: a worker range stays unbound until used
+
+
 def free_port_block(size: int) -> int:
     """First port of `size` consecutive free ports below the kernel's ephemeral range (where
-    outgoing connections would take them) and above Ray's default worker ports."""
+    outgoing connections would take them) and above Ray's default worker ports, overlapping
+    no block handed out before in this test run."""
     for _ in range(200):
-        start = random.randrange(20000, 32768 - size)
-        if all(bindable(port) for port in range(start, start + size)):
+        block = range(start := random.randrange(20000, 32768 - size), start + size)
+        if any(block.start < taken.stop and taken.start < block.stop for taken in _handed_out):
+            continue
+        if all(bindable(port) for port in block):
+            _handed_out.append(block)
             return start
     raise RuntimeError(f"no {size} consecutive free ports in 20000-32767")
 
