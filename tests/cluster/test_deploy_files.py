@@ -1,12 +1,13 @@
 """Structure of the shipped deployment files (no Docker engine or SSH needed).
 
-No Docker engine runs on the development machine, so docker-compose.yml is validated by
-its structure here, not by starting it.
+The fast checks: test_compose.py starts docker-compose.yml for real (marker `compose`) and
+test_ray_submit.py brings cluster.yaml up.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -34,6 +35,9 @@ def test_compose_publishes_ports_on_loopback_only_and_turns_token_auth_on():
     for name, service in services.items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+            # 127.0.0.1:${VARIABLE:-N}:N: the container's port on the host unless the environment says
+            match = re.fullmatch(r"127\.0\.0\.1:(?:\$\{\w+:-)?(\d+)\}?:(\d+)", str(port))
+            assert match and match[1] == match[2], f"{name} publishes {port}"
         env = service["environment"]
         assert env["RAY_AUTH_MODE"] == "token"
         assert env["RAY_AUTH_TOKEN"].startswith("${RAY_AUTH_TOKEN:?")  # refuses to start without one
@@ -55,6 +59,24 @@ def test_dockerfile_installs_the_project_and_its_artifacts():
     assert "pip install" in text and "COPY artifacts" in text
     for package in ("shield", "rllib_algos", "sweeps"):
         assert f"COPY {package}" in text
+
+
+def test_dockerfile_builds_from_docker_hub_and_pypi_by_default():
+    """Without build args: python:3.11-slim and PyPI with PyTorch's CPU index (a local base
+    and a wheelhouse are build args, see test_compose.py)."""
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    assert "ARG BASE=python:3.11-slim" in lines and "FROM ${BASE}" in lines
+    assert 'ARG PIP_OPTIONS="--extra-index-url https://download.pytorch.org/whl/cpu"' in lines
+
+
+def test_dockerignore_keeps_what_the_dockerfile_copies_and_nothing_else():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    kept = [line for line in lines if line and not line.startswith("#")]
+    assert kept[0] == "*" and not any(line.startswith("!results") for line in kept)  # results/: hundreds of MB
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert f"!{source.rstrip('*')}" in kept, source
 
 
 def cluster_config() -> dict:
