@@ -15,11 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import ray
 from ray import tune
 
 from rllib_algos import ShieldedDQN
 from rllib_algos.pretrain import ensure_artifacts
+from rllib_algos.resume import CorruptCheckpointError, check_checkpoint
 from rllib_algos.trial_config import TrialBudget, trial_config
 from shield.artifacts import ArtifactStore
 from shield.weights import WeightFiles
@@ -57,8 +59,9 @@ def run_config(run_dir: Path, iterations: int, reporter=None) -> tune.RunConfig:
         callbacks=[TrialsCsv(run_dir / "trials.csv")],
         progress_reporter=reporter,
         failure_config=tune.FailureConfig(max_failures=2),
-        # two checkpoints per trial, all kept (num_to_keep would force a state snapshot on each)
-        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=max(1, iterations // 2)),
+        # after every iteration, so that an interruption loses at most the iteration under
+        # way; the last two kept, so a checkpoint being written never leaves none behind
+        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
         verbose=1,
     )
 
@@ -78,6 +81,22 @@ def fit(run_dir: Path, param_space: dict[str, Any], tune_config: tune.TuneConfig
             run_config=run_config(run_dir, iterations, reporter),
         )
     return tuner.fit()
+
+
+def damaged_checkpoints(run_dir: Path) -> list[str]:
+    """ "<trial folder>: <what is wrong>" for each unfinished trial (not in trials.csv) whose
+    latest checkpoint fails `rllib_algos.resume.check_checkpoint`."""
+    finished = set(pd.read_csv(run_dir / "trials.csv")["trial_id"]) if (run_dir / "trials.csv").exists() else set()
+    damaged = []
+    for trial in sorted(p for p in run_dir.iterdir() if p.is_dir()):
+        checkpoints = sorted(trial.glob("checkpoint_*"))
+        if not checkpoints or trial.name.split("-")[0] in finished:
+            continue
+        try:
+            check_checkpoint(checkpoints[-1])
+        except CorruptCheckpointError as err:
+            damaged.append(f"{trial.name}: {err}")
+    return damaged
 
 
 def trial_dirname(trial) -> str:
@@ -196,6 +215,15 @@ def run_grid(plan: Plan) -> int:
         print(
             f"error: --resume: no run to resume in {run_dir}; run the same command without --resume to start it "
             "(or pass the --run-id and --storage of the run to resume)",
+            file=sys.stderr,
+        )
+        return 2
+    damaged = damaged_checkpoints(run_dir) if resuming else []
+    if damaged:
+        print(
+            f"error: cannot resume {run_dir}: damaged checkpoint(s):\n  " + "\n  ".join(damaged) + "\n"
+            "Start the study afresh with another --run-id (its finished trials are copied from --storage, "
+            "only the unfinished ones train again), or delete that folder and rerun the command.",
             file=sys.stderr,
         )
         return 2

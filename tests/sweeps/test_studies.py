@@ -4,6 +4,7 @@ checks that come before any compute (no Ray)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -231,6 +232,88 @@ def test_interrupted_study_resumes_without_rerunning_finished_trials(tmp_path):
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "Resuming" in again.stdout
     assert len(pd.read_csv(trials_csv)) == 3
+
+
+# what a trial computed (not when, where or under which id)
+OUTCOME_COLUMNS = ["setting", "seed", "env_steps", "violations_total", "return_final", "return_auc", "return_eval"]
+OUTCOME_COLUMNS += ["interventions_total", "state_flag_rate", "distance_q50"]
+
+
+def outcomes(folder: Path) -> pd.DataFrame:
+    trials = pd.read_csv(folder / "trials.csv")
+    return trials[OUTCOME_COLUMNS].sort_values(["setting", "seed"]).reset_index(drop=True)
+
+
+def checkpointed_in_experiment_state(run: Path) -> set[str]:
+    """Trial folder names whose checkpoint the newest Tune experiment state records (the
+    ones a resume restores from; a checkpoint written after it is not known to Tune)."""
+    states = sorted(run.glob("experiment_state-*.json"))
+    try:
+        trials = json.loads(states[-1].read_text())["trial_data"] if states else []
+    except ValueError:  # being written
+        return set()
+    names = set()
+    for _, trial_json in trials:
+        manager = json.loads(trial_json)["checkpoint_manager"]
+        pickled = bytes.fromhex(manager["value"]) if isinstance(manager, dict) else b""
+        names |= {folder.name for folder in run.glob("*-seed*") if f"{folder.name}/checkpoint_".encode() in pickled}
+    return names
+
+
+def kill_mid_trial(command: list[str], storage: Path) -> str:
+    """Start `command`; SIGKILL its driver once Tune has recorded a checkpoint of a trial
+    that has not finished. The name of that trial's folder."""
+    env = os.environ | {"TUNE_GLOBAL_CHECKPOINT_S": "0"}  # record checkpoints without delay
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 400
+    try:
+        while time.time() < deadline and process.poll() is None:
+            for run in (storage / "threshold").glob("*"):
+                csv = run / "trials.csv"
+                finished = set(pd.read_csv(csv)["trial_id"]) if csv.exists() else set()
+                for name in checkpointed_in_experiment_state(run):
+                    if name.split("-")[0] not in finished:
+                        process.kill()
+                        process.wait(timeout=60)
+                        return name
+            time.sleep(0.1)
+    finally:
+        process.kill()
+    raise AssertionError("no trial was caught between its first recorded checkpoint and its end")
+
+
+@slow
+def test_a_study_whose_driver_is_killed_resumes_to_the_uninterrupted_results(tmp_path):
+    """Killed (SIGKILL) while a trial trains past its first checkpoint, then resumed: every
+    trial's outcome equals that of the same study run straight through in another storage.
+    A copy whose checkpoint is damaged is refused before any compute, saying what to do."""
+    import shutil
+
+    args = ["--d-max", "2.5", "--max-concurrent", "1"]
+    straight = run_study("threshold.py", tmp_path / "straight", *args)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+
+    storage = tmp_path / "killed"
+    command = [sys.executable, str(ROOT / "sweeps" / "threshold.py"), "--budget", "smoke", "--seeds", "1"]
+    killed_trial = kill_mid_trial([*command, "--storage", str(storage), *args], storage)
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(storage, damaged)
+    (trial,) = damaged.glob(f"threshold/*/{killed_trial}")
+    checkpoint = sorted(trial.glob("checkpoint_*"))[-1]
+    (checkpoint / "resume" / "replay.npz").write_bytes(b"truncated")
+    refused = run_study("threshold.py", damaged, *args, "--resume")
+    assert refused.returncode == 2
+    assert killed_trial in refused.stderr and "--run-id" in refused.stderr and "Starting" not in refused.stdout
+
+    resumed = run_study("threshold.py", storage, *args, "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    (killed,) = run_dir(storage, "threshold").glob(killed_trial)
+    last = json.loads((killed / "result.json").read_text().splitlines()[-1])
+    assert last["iterations_since_restore"] < last["training_iteration"]  # restored, not restarted
+    pd.testing.assert_frame_equal(
+        outcomes(run_dir(storage, "threshold")), outcomes(run_dir(tmp_path / "straight", "threshold"))
+    )
 
 
 @slow
