@@ -323,7 +323,12 @@ def test_report_rebuilds_tables_from_the_experiment_directory(threshold_run):
     folder = run_dir(storage, "threshold")
     for name in ("trials.csv", "pareto.csv", "pareto.png"):
         (folder / name).unlink()
-    report = subprocess.run(["shieldsweep", "report", str(folder)], capture_output=True, text=True, timeout=120)
+    report = subprocess.run(
+        [str(Path(sys.executable).parent / "shieldsweep"), "report", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert report.returncode == 0, report.stderr
     check_tables(folder, n_trials=4)
 
