@@ -124,6 +124,7 @@ class Engine:
     env: dict[str, str]
     compose: list[str]  # `docker compose` or `docker-compose`
     process: subprocess.Popen | None = None
+    cache: Path | None = None  # SHIELDSWEEP_COMPOSE_CACHE: data root and wheelhouse kept there
     timings: dict[str, float] = field(default_factory=dict)
 
     def docker(self, *args: str | Path, **kwargs) -> subprocess.CompletedProcess:
@@ -183,29 +184,30 @@ def engine() -> Iterator[Engine]:
     timings: dict[str, float] = {}
     with phase(timings, "engine install"):
         compose = install_missing_tools()
-    cache = os.environ.get("SHIELDSWEEP_COMPOSE_CACHE")
+    cache_dir = os.environ.get("SHIELDSWEEP_COMPOSE_CACHE")
+    cache = Path(cache_dir).resolve() if cache_dir else None
     work = Path(tempfile.mkdtemp(prefix="ssc-", dir="/tmp"))  # short: containerd's socket path is limited
-    data_root = Path(cache).resolve() / "docker" if cache else work / "docker"
     env = dict(os.environ, DOCKER_HOST=f"unix://{work / 'docker.sock'}", DOCKER_BUILDKIT="0")
-    engine = Engine(dir=work, data_root=data_root, env=env, compose=compose, timings=timings)
+    engine = Engine(work, (cache or work) / "docker", env, compose, cache=cache, timings=timings)
     try:
         with phase(timings, "engine start"):
             engine.start()
         yield engine
     finally:
         with phase(timings, "engine stop"):
+            if cache and engine.process and engine.process.poll() is None:
+                engine.docker("image", "prune", "-f", check=False)  # the cache keeps the last build only
             engine.stop()
         with phase(timings, "remove data"):
             unmount_under(work)
-            shutil.rmtree(work, ignore_errors=True)
+            sh("rm", "-rf", "--one-file-system", work, check=False)  # the image's ~100k files: rm beats rmtree
         print("compose test phases (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
 
 
 def build_images(engine: Engine) -> None:
     """The base image (debootstrap, unless the engine has it) and the project's image from
     the shipped Dockerfile, installed offline from a wheelhouse made by this machine's pip."""
-    cache = os.environ.get("SHIELDSWEEP_COMPOSE_CACHE")
-    wheelhouse = Path(cache).resolve() / "wheelhouse" if cache else engine.dir / "wheelhouse"
+    wheelhouse = (engine.cache or engine.dir) / "wheelhouse"
     rootfs = engine.dir / "rootfs"
     debootstrap = None
     if not engine.has_image(BASE_IMAGE):  # debootstrap downloads while pip does
@@ -219,7 +221,13 @@ def build_images(engine: Engine) -> None:
         import tomllib  # Python 3.11+, which this test requires
 
         build_requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
-        sh(sys.executable, "-m", "pip", "download", "-q", "-d", wheelhouse, ROOT, *build_requires, timeout=1800)
+        try:
+            sh(sys.executable, "-m", "pip", "download", "-q", "-d", wheelhouse, ROOT, *build_requires, timeout=1800)
+        except BaseException:
+            if debootstrap is not None:  # not left writing into the folder being removed
+                debootstrap.kill()
+                debootstrap.wait()
+            raise
         if debootstrap is not None:
             assert debootstrap.wait(timeout=1800) == 0, (engine.dir / "debootstrap.log").read_text()[-4000:]
             for cache_dir in ("var/cache/apt/archives", "var/lib/apt/lists"):  # not needed in the image
