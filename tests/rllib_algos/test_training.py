@@ -13,6 +13,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.tune.registry import register_env
 
 from rllib_algos import ShieldedDQNConfig, register_envs
+from rllib_algos.resume import RESUME_DIR
 from rllib_algos.rl_module import ShieldedDQNModule
 from shield.envs import NUM_ACTIONS, make_env, on_lava
 from shield.networks import QNetwork
@@ -115,15 +116,36 @@ def checkpoint_arrays(checkpoint: Path) -> list[tuple[str, tuple[int, ...]]]:
                 walk(v, key)
 
     for path in checkpoint.rglob("*.pkl"):
+        if RESUME_DIR in path.relative_to(checkpoint).parts:  # not RLlib's (see resume_modules)
+            continue
         with path.open("rb") as f:
             walk(pickle.load(f), "")
     return sorted(found)
 
 
+def resume_modules(checkpoint: Path) -> list[str]:
+    """Type names of the torch modules pickled in a checkpoint's resume state."""
+    found = []
+
+    def walk(obj, depth=0):
+        if isinstance(obj, torch.nn.Module):
+            found.append(type(obj).__name__)
+        elif depth < 6 and isinstance(obj, dict):
+            for v in obj.values():
+                walk(v, depth + 1)
+        elif depth < 6 and isinstance(obj, list | tuple):
+            for v in obj:
+                walk(v, depth + 1)
+
+    walk(pickle.loads((checkpoint / RESUME_DIR / "state.pkl").read_bytes()))
+    return found
+
+
 @pytest.mark.parametrize("mode", ["priors", "shield"])
 def test_priors_and_shield_run_with_weight_files_and_stay_out_of_checkpoints(ray_local, weight_files, tmp_path, mode):
     """Both modes act with their frozen networks (loaded from the weight files), yet the
-    module's state and the checkpoint hold the Q-network (online and target) and nothing else."""
+    module's state and RLlib's checkpoint hold the Q-network (online and target) and nothing
+    else, and the resume state holds the shield's buffer but no network."""
     config = base_config(weight_files, mode=mode, rho=1.0).reporting(min_sample_timesteps_per_iteration=20)
     algo = config.build_algo()
     try:
@@ -147,6 +169,10 @@ def test_priors_and_shield_run_with_weight_files_and_stay_out_of_checkpoints(ray
     assert not any(word in key for key in module_state for word in ("prior_q", "frozen", "unsafe", "shield"))
     online_and_target = [*module_state.items(), *((f"_target_{k}", shape) for k, shape in module_state.items())]
     assert checkpoint_arrays(tmp_path / "ckpt") == sorted(online_and_target)
+    # the resume state holds the shield's buffer (rows, not networks) beside RLlib's files
+    shield_state = pickle.loads((tmp_path / "ckpt" / RESUME_DIR / "state.pkl").read_bytes())["sampling"]["module"]
+    assert set(shield_state) == {"rows", "stored", "next", "adaptive", "generator"}
+    assert resume_modules(tmp_path / "ckpt") == []
 
 
 def test_return_final_stays_defined_through_iterations_that_end_no_episode(ray_local, weight_files):
