@@ -210,9 +210,7 @@ class PaperDQN(DQN):
         buffer and the RNGs, in ``<path>/resume/``. Tune's checkpoints come through here."""
         path = super().save_to_path(path, state=state, filesystem=filesystem, use_msgpack=use_msgpack)
         if filesystem is None and state is None:
-            resume.write(
-                Path(path), self.transitions, self._replay_rng, self.n_step_returns, self.env_runner, self.learner_group
-            )
+            resume.write(Path(path), self)
         return path
 
     @override(DQN)
@@ -225,9 +223,7 @@ class PaperDQN(DQN):
         """
         super().restore_from_path(path, *args, component=component, **kwargs)
         if component is None and kwargs.get("filesystem") is None:
-            resume.read(
-                Path(path), self.transitions, self._replay_rng, self.n_step_returns, self.env_runner, self.learner_group
-            )
+            resume.read(Path(path), self)
 
     @override(DQN)
     def training_step(self) -> None:

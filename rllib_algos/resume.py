@@ -37,7 +37,7 @@ import pyarrow as pa
 import torch
 from ray import cloudpickle
 
-from rllib_algos.replay import NStepReturns, TransitionReplay
+from rllib_algos.replay import TransitionReplay
 
 RESUME_DIR = "resume"
 _REPLAY = "replay.npz"
@@ -191,25 +191,20 @@ def set_target_update_steps(learner_group, steps: dict[str, int]) -> None:
     learner_group.foreach_learner(lambda learner: learner.last_update_ts_by_mid.update(steps))
 
 
-def write(
-    checkpoint: Path,
-    replay: TransitionReplay,
-    replay_rng: np.random.Generator,
-    n_step_returns: NStepReturns,
-    env_runner,
-    learner_group,
-) -> Path:
-    """Write the resume state into ``<checkpoint>/resume/``; return that folder."""
+def write(checkpoint: Path, algo) -> Path:
+    """Write the resume state of `algo` (a `PaperDQN`) into ``<checkpoint>/resume/``; return
+    that folder."""
+    env_runner = algo.env_runner
     folder = Path(checkpoint) / RESUME_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    arrays, obs = replay_state(replay)
+    arrays, obs = replay_state(algo.transitions)
     np.savez(folder / _REPLAY, **arrays, **{key: np.frombuffer(data, dtype=np.uint8) for key, data in obs.items()})
     state = {
-        "replay_rng": replay_rng.bit_generator.state,
-        "n_step_pending": n_step_returns.pending,
+        "replay_rng": algo._replay_rng.bit_generator.state,
+        "n_step_pending": algo.n_step_returns.pending,
         "sampling": sampling_state(env_runner) if env_runner is not None else None,
         "rng": global_rng_state(),
-        "target_update_steps": target_update_steps(learner_group),
+        "target_update_steps": target_update_steps(algo.learner_group),
     }
     # cloudpickle: a vector env holds the lambdas that built its sub-envs
     (folder / _STATE).write_bytes(cloudpickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
@@ -218,16 +213,11 @@ def write(
     return folder
 
 
-def read(
-    checkpoint: Path,
-    replay: TransitionReplay,
-    replay_rng: np.random.Generator,
-    n_step_returns: NStepReturns,
-    env_runner,
-    learner_group,
-) -> bool:
-    """Restore what `write` stored in `checkpoint`; False when it holds no resume state
-    (a checkpoint of another tool), CorruptCheckpointError when it is unreadable."""
+def read(checkpoint: Path, algo) -> bool:
+    """Restore into `algo` (a `PaperDQN` of the same config) what `write` stored in
+    `checkpoint`; False when it holds no resume state (a checkpoint of another tool),
+    CorruptCheckpointError when it is unreadable."""
+    env_runner = algo.env_runner
     folder = Path(checkpoint) / RESUME_DIR
     if not folder.exists():
         return False
@@ -236,7 +226,7 @@ def read(
         with np.load(folder / _REPLAY) as stored:
             arrays = {key: stored[key] for key in stored.files if key not in _OBS}
             obs = {key: stored[key].tobytes() for key in _OBS}
-        set_replay_state(replay, arrays, obs)
+        set_replay_state(algo.transitions, arrays, obs)
         state = pickle.loads((folder / _STATE).read_bytes())
     except CorruptCheckpointError:
         raise
@@ -244,10 +234,10 @@ def read(
         raise CorruptCheckpointError(
             f"cannot read the resume state in {folder} ({type(error).__name__}: {error})"
         ) from error
-    replay_rng.bit_generator.state = state["replay_rng"]
-    n_step_returns.pending = state["n_step_pending"]
+    algo._replay_rng.bit_generator.state = state["replay_rng"]
+    algo.n_step_returns.pending = state["n_step_pending"]
     if env_runner is not None and state["sampling"] is not None:
         set_sampling_state(env_runner, state["sampling"])
-    set_target_update_steps(learner_group, state["target_update_steps"])
+    set_target_update_steps(algo.learner_group, state["target_update_steps"])
     set_global_rng_state(state["rng"])
     return True
