@@ -32,6 +32,7 @@ def trial_config(
     budget: TrialBudget,
     setting: dict[str, Any],
     weights: WeightFiles,
+    gpus_per_trial: float = 0.0,
 ) -> ShieldedDQNConfig:
     """The ShieldedDQNConfig of one setting (its seed and layout are filled in per trial).
 
@@ -41,6 +42,19 @@ def trial_config(
         setting: `shield.settings.ShieldParams` fields (at least ``mode``).
         weights: the study's frozen networks; a trial keeps only the files its mode uses,
             so that trials that computed the same thing have the same configuration.
+        gpus_per_trial: the share of one GPU (0 to 1) the trial's Learner trains on; 0
+            trains on CPU.
+
+    GPU placement (RLlib 2.60): the trial's one Learner is the local Learner inside its
+    Algorithm actor (``num_learners=0``). RLlib adds ``GPU: gpus_per_trial`` (fractions
+    allowed) to that actor's bundle, which Tune reserves for the trial
+    (``ray/rllib/algorithms/utils.py``: `_get_main_process_bundle`; its CPUs stay
+    ``num_cpus_for_main_process``), and the Learner moves its module to the GPU Ray
+    assigned to the actor (``TorchLearner.build`` → `ray.rllib.utils.framework.get_device`).
+    Acting stays on CPU: with ``num_env_runners=0`` sampling and evaluation run in the
+    local EnvRunner, which RLlib builds on CPU whatever the config says
+    (``SingleAgentEnvRunner.__init__`` asks `get_device` for 0 GPUs at worker_index 0;
+    ``num_gpus_per_env_runner`` applies to remote EnvRunners only).
     """
     used = weights.used_by(ShieldParams.from_settings(setting))
     steps_per_iteration = -(-budget.env_steps // budget.iterations)
@@ -48,6 +62,7 @@ def trial_config(
         for_budget(ShieldedDQNConfig().agent(agent), budget.env_steps)
         .environment(env, env_config={"obs": obs})
         .shield(**setting, weights=used)
+        .learners(num_learners=0, num_gpus_per_learner=gpus_per_trial)
         .reporting(min_sample_timesteps_per_iteration=steps_per_iteration)
         .evaluation(
             evaluation_interval=budget.iterations,

@@ -57,6 +57,7 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
         "artifact_budget": plan.artifacts,
         "iterations": plan.budget.iterations,
         "seeds": plan.seeds,
+        "gpus_per_trial": plan.gpus_per_trial,
         "settings": plan.settings,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished)) if finished else None,

@@ -43,7 +43,7 @@ def search(plan: Plan, trials: int) -> list[dict]:
     connect()
     weights = study_weights(plan, MARGINS)
     (paper,) = shield_settings({})  # the paper's setting
-    config = trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), paper, weights)
+    config = trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), paper, weights, plan.gpus_per_trial)
     config.shield(weights=weights)  # every margin's encoder: the search picks α
     config.validate_shield()
     space = config.to_dict()
@@ -98,13 +98,19 @@ def search(plan: Plan, trials: int) -> list[dict]:
 
 def run(plan: Plan) -> int:
     """Both phases: the search, then its front with the baselines over every seed."""
-    from sweeps.runner import run_phase
+    from sweeps.runner import check_gpus, connect, run_phase
 
     trials = TRIALS[plan.args.budget] if plan.args.trials is None else plan.args.trials
     if trials < 1:
         print(
             f"error: --trials must be >= 1, got {trials}: pass how many settings the search proposes", file=sys.stderr
         )
+        return 2
+    connect()
+    try:
+        check_gpus(plan.gpus_per_trial)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     front = search(plan, trials)
     return run_phase(plan, f"{plan.run_dir.name}/front", front)

@@ -110,6 +110,12 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
         help="train every trial, even one whose configuration matches a finished trial in --storage",
     )
     parser.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: as many as CPUs allow)")
+    parser.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=0.0,
+        help="share of a GPU each trial's Learner trains on, 0 to 1 (0.25: four trials per GPU; 0: CPU only)",
+    )
     parser.add_argument("--artifact-dir", help="pretraining artifacts (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
     parser.add_argument(
         "--artifacts",
@@ -159,6 +165,11 @@ class Plan:
         return self.args.agent
 
     @property
+    def gpus_per_trial(self) -> float:
+        """The share of a GPU each trial's Learner holds (0: it trains on CPU)."""
+        return float(self.args.gpus_per_trial)
+
+    @property
     def storage(self) -> Path:
         return Path(self.args.storage).expanduser().resolve()
 
@@ -181,6 +192,10 @@ def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str,
     """
     keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in shield_margins(settings))]
     identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, settings, keys]
+    if args.gpus_per_trial > 0:
+        # GPU and CPU trials round differently: a run on one does not resume on the other. The
+        # share is left out (it changes no number), and so is 0, so CPU run ids stay as they were.
+        identity.append("gpu")
     identity = json.dumps(identity, sort_keys=True, default=str)
     short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
@@ -213,6 +228,7 @@ def make_plan(
     seeds = seeds_for(seeds_per_setting, budget.first_seeds)
     if args.max_concurrent < 0:
         raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
+    check_gpus_per_trial(args.gpus_per_trial)
     grid = {key: getattr(args, key) for key in study.grid}
     settings: list[dict[str, Any]] = []
     for setting in [*study.baselines, *shield_settings(grid), *extra_settings]:
@@ -226,6 +242,16 @@ def make_plan(
     identity = argparse.Namespace(**{**vars(args), "seeds": seeds_per_setting})
     run_id = run_id or args.run_id or run_id_for(study, identity, obs, artifacts, settings)
     return Plan(study, args, budget, obs, artifacts, seeds, settings, storage / study.name / run_id, args.resume)
+
+
+def check_gpus_per_trial(gpus: float) -> None:
+    """Refuse a GPU share outside [0, 1]: a trial trains on one local Learner, which uses at
+    most one GPU (RLlib reserves more without using them)."""
+    if not 0.0 <= gpus <= 1.0:  # also refuses nan
+        raise ValueError(
+            f"--gpus-per-trial must be between 0 and 1 (the share of one GPU a trial's Learner trains on), "
+            f"got {gpus}: pass e.g. 0.25 to share each GPU between 4 trials, or 0 to train on CPU"
+        )
 
 
 def check_storage(storage: Path) -> None:

@@ -5,7 +5,10 @@ The `dqn` and `priors` baselines do not depend on the setting a study sweeps, so
 study on the same environment, budget, agent and seeds would otherwise train them again.
 Matching is on the whole trial configuration as Tune wrote it to ``params.json`` (seed,
 layout, agent, budget, shield settings, weight files), so only a trial that computed
-exactly the same thing is reused. Pure file and JSON work: no Ray.
+exactly the same thing is reused. The Learner's device counts, its share of a GPU does not
+(``num_gpus_per_learner``, `--gpus-per-trial`): a GPU rounds differently from a CPU
+(other kernels and summation orders; TF32 convolutions where cuDNN allows them), while
+0.25 and 0.5 of a GPU run the same kernels. Pure file and JSON work: no Ray.
 """
 
 from __future__ import annotations
@@ -20,12 +23,17 @@ PARAMS = "params.json"
 RESULTS = "result.json"
 # Keys of a trial's params.json that do not change what it computes.
 IGNORED_KEYS = ("trial",)
+# The key whose value matters only as "on a GPU or not" (see the module docstring).
+GPU_SHARE = "num_gpus_per_learner"
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # reprs of functions differ from process to process
 
 
 def canonical(config: dict[str, Any]) -> str:
-    """A trial configuration as one comparable string (params.json's JSON, addresses removed)."""
+    """A trial configuration as one comparable string (params.json's JSON, addresses removed,
+    the GPU share reduced to whether there is one)."""
     kept = {key: value for key, value in config.items() if key not in IGNORED_KEYS}
+    if GPU_SHARE in kept:
+        kept[GPU_SHARE] = int(kept[GPU_SHARE] > 0)
     return _ADDRESS.sub("", json.dumps(kept, sort_keys=True, default=str))
 
 

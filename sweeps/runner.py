@@ -125,6 +125,22 @@ def connect() -> None:
         ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
 
 
+def check_gpus(gpus_per_trial: float) -> None:
+    """Refuse a GPU share the cluster cannot give: Tune would wait forever for it.
+
+    Needs a connected Ray; counts the GPUs of the nodes alive now (an autoscaler adding
+    GPU nodes later is not foreseen).
+    """
+    if gpus_per_trial <= 0:
+        return
+    found = ray.cluster_resources().get("GPU", 0)
+    if found < gpus_per_trial:
+        raise ValueError(
+            f"--gpus-per-trial {gpus_per_trial:g}: the Ray cluster has {found:g} GPUs, and a trial needs "
+            f"{gpus_per_trial:g}: run with --gpus-per-trial 0 (CPU only), or on a cluster with GPUs"
+        )
+
+
 @ray.remote(num_cpus=0)
 def _read_probe(path: str) -> str | None:
     try:
@@ -229,12 +245,16 @@ def run_grid(plan: Plan) -> int:
         return 2
     connect()
     try:
+        check_gpus(plan.gpus_per_trial)
         check_storage_shared(run_dir.parent)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     weights = study_weights(plan)
-    configs = [trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), s, weights) for s in plan.settings]
+    configs = [
+        trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), s, weights, plan.gpus_per_trial)
+        for s in plan.settings
+    ]
     for config in configs:
         config.validate_shield()
     config_dicts = [config.to_dict() for config in configs]
