@@ -6,7 +6,7 @@ Adam 2.5e-4, replay 10,000, batch 128, γ 0.99, target copy every 500 steps, lea
 10,000 steps, one update per 10 env steps, ε linear 1.0 → 0.05 over 90% of training
 (`for_budget` scales ε, β and the learning start to a run's length; the defaults are for
 200K steps). Sampling: no remote EnvRunners, 8 vector envs, fragments of 10 steps (the
-fastest on 2 cores).
+fastest on 2 cores), one connector piece each way (`rllib_algos.connectors`).
 
 `PaperDQN.training_step` is DQN's, with one change: transitions go into a
 `TransitionReplay` (flat uint8 arrays, prioritised) and train batches go to the Learner
@@ -40,7 +40,7 @@ from ray.rllib.utils.metrics import (
     TD_ERROR_KEY,
 )
 
-from rllib_algos import resume
+from rllib_algos import connectors, resume
 from rllib_algos.envs import register_envs
 from rllib_algos.learner_step import dqn_update
 from rllib_algos.replay import NStepReturns, TransitionReplay
@@ -93,6 +93,14 @@ class PaperDQNConfig(DQNConfig):
         self.num_env_runners = 0
         self.num_envs_per_env_runner = 8
         self.rollout_fragment_length = 10
+        # One connector piece each way (`rllib_algos.connectors`): RLlib's default
+        # pipelines do nothing for this module's raw observations and Discrete actions.
+        self.env_runners(
+            env_to_module_connector=connectors.env_to_module,
+            module_to_env_connector=connectors.module_to_env,
+            add_default_connectors_to_env_to_module_pipeline=False,
+            add_default_connectors_to_module_to_env_pipeline=False,
+        )
         self.agent_preset = PAPER_AGENT
 
     def agent(self, preset: str) -> PaperDQNConfig:

@@ -141,8 +141,10 @@ class ShieldedDQNModule(PaperDQNModule):
         and threshold, for `ShieldCallbacks`.
         """
         out = super()._forward_exploration(batch, t)
-        proposed = out[Columns.ACTIONS]
-        decision = self.shield.decide(batch[Columns.OBS], proposed)
+        # The shield works on CPU whatever the module's device: its frozen networks run once
+        # per distinct observation (`shield.memo`), and its draws come from a CPU generator.
+        proposed = out[Columns.ACTIONS].cpu()
+        decision = self.shield.decide(batch[Columns.OBS].cpu(), proposed)
         out[Columns.ACTIONS] = decision.actions
         out[SHIELD_DECISIONS] = pack_decisions(proposed, decision.flagged, decision.proposed_unsafe, decision.replaced)
         out[SHIELD_DISTANCE] = decision.distance

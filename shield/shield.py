@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from shield.memo import FrozenMemo
 from shield.settings import ShieldParams
 from shield.threshold import AdaptiveThreshold
 from shield.unsafe_buffer import UnsafeBuffer
@@ -76,7 +77,8 @@ class Shield:
     """The shield of one acting process (see module docstring).
 
     Not an `nn.Module`: its networks are frozen and its buffer is filled while acting, so
-    nothing in it is trained or synchronised with a learner.
+    nothing in it is trained or synchronised with a learner. Being frozen, each network
+    runs once per distinct observation (`shield.memo.FrozenMemo`); decisions are made on CPU.
 
     Args:
         params: the settings.
@@ -101,6 +103,9 @@ class Shield:
         self.encoder = encoder
         self.prior_q = prior_q
         self.generator = generator
+        # Both networks are frozen: each distinct observation is run through them once.
+        self.latents = FrozenMemo(encoder) if encoder is not None else None
+        self.prior_values = FrozenMemo(prior_q) if prior_q is not None else None
         latent_dim = encoder.latent_dim if encoder is not None else 1
         self.unsafe_buffer = UnsafeBuffer(params.buffer_size, latent_dim)
         self.adaptive = (
@@ -131,7 +136,7 @@ class Shield:
         """D [B] of observations [B, ...]: +inf while the state check is inactive."""
         if self.params.mode != "shield" or not self.unsafe_buffer.active:
             return torch.full((len(obs),), float("inf"))
-        return self.unsafe_buffer.distance(self.encoder(obs), self.params.k)
+        return self.unsafe_buffer.distance(self.latents(obs), self.params.k)
 
     @torch.no_grad()
     def decide(self, obs: torch.Tensor, proposed: torch.Tensor) -> Decision:
@@ -154,7 +159,7 @@ class Shield:
         actions, unsafe, replaced = proposed, torch.zeros_like(flagged), torch.zeros_like(flagged)
         if flagged.any():  # Q_p only where the action check runs
             chosen, unsafe_f, replaced_f = check_actions(
-                proposed[flagged], self.prior_q(obs[flagged]), params.tau, self.generator
+                proposed[flagged], self.prior_values(obs[flagged]), params.tau, self.generator
             )
             actions = proposed.clone()
             actions[flagged], unsafe[flagged], replaced[flagged] = chosen, unsafe_f, replaced_f
@@ -190,7 +195,7 @@ class Shield:
         """Store the embedding of `obs` [H, W, C], the state just before a lava death."""
         if self.encoder is None:
             return
-        z = self.encoder(torch.as_tensor(obs)[None])
+        z = self.latents(torch.as_tensor(obs)[None])
         if self.adaptive is not None and self.unsafe_buffer.active:
             self.adaptive.observe_unsafe(float(self.unsafe_buffer.distance(z, self.params.k)[0]))
         self.unsafe_buffer.add(z)

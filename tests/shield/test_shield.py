@@ -70,11 +70,13 @@ def test_shield_replaces_unsafe_actions_only_in_states_closer_than_d_max():
     torch.testing.assert_close(d.distance, torch.tensor([0.5, 2.4, 2.5, 3.0, 100.0, 0.0]))
 
 
-def test_q_p_runs_on_flagged_states_only():
+def test_q_p_runs_on_flagged_states_only_and_once_per_distinct_state():
     s = shield(d_max=2.5, rho=1.0)
     s.decide(obs_at([0.5, 3.0, 3.0, 0.1]), torch.full((4,), FORWARD))
     s.decide(obs_at([3.0, 3.0]), torch.full((2,), FORWARD))
-    assert s.prior_q.calls == [2]
+    assert s.prior_q.calls == [1, 1]  # the two flagged states, each alone (`shield.memo`)
+    d = s.decide(obs_at([0.1, 0.5, 0.5]), torch.full((3,), FORWARD))
+    assert s.prior_q.calls == [1, 1] and d.replaced.all()  # seen before: memoised
 
 
 @pytest.mark.parametrize(("stored", "active"), [(0, False), (3, False), (4, True), (7, True)])
