@@ -183,16 +183,6 @@ def learn(
     return agent
 
 
-def measure_plain(env_id: str, obs: str, warmup: int, steps: int, iterations: int) -> float:
-    """Env steps per second over `iterations` chunks of `steps` after the warm-up."""
-    agent = PlainDQN(env_id, obs, layout_seed=123, total_steps=warmup + steps * (iterations + 1), warmup=warmup)
-    agent.run(max(warmup, steps))
-    start_steps, start = agent.steps, time.perf_counter()
-    for _ in range(iterations):
-        agent.run(steps)
-    return (agent.steps - start_steps) / (time.perf_counter() - start)
-
-
 if __name__ == "__main__":
     import argparse
 

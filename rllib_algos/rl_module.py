@@ -62,18 +62,34 @@ class PaperDQNModule(DefaultDQNTorchRLModule):
         self.obs_kind = obs_kind_of(self.observation_space.shape)
         q = QNetwork(self.obs_kind, int(self.action_space.n))
         self.encoder, self.af = q.torso, q.head
+        if self.inference_only:  # an EnvRunner's copy: acts only (see `train`)
+            self.eval()
 
     @override(DefaultDQNTorchRLModule)
     def train(self, mode: bool = True) -> PaperDQNModule:
-        """Switch mode only when it changes: RLlib calls this around every forward pass, and
-        the recursive switch cost ~3% of a training step (the networks have no dropout or
-        batch norm, so the mode changes no output)."""
+        """Switch mode only when it changes: RLlib switches to eval mode and back around
+        every acting forward pass of a module in training mode, and the recursive switch
+        cost ~3% of a training step; an EnvRunner's (inference-only) module therefore stays
+        in eval mode. The networks have no dropout or batch norm: the mode changes no output."""
         return self if mode == self.training else super().train(mode)
 
     @override(DefaultDQNTorchRLModule)
     def _qf_forward_helper(self, batch: dict, encoder: torch.nn.Module, head: torch.nn.Module) -> dict:
         """Q-values [B, A] of ``batch[OBS]`` (uint8) through `encoder` and `head` (online or target)."""
         return {QF_PREDS: head(encoder(batch[Columns.OBS]))}
+
+    @override(DefaultDQNTorchRLModule)
+    @torch.no_grad()
+    def _forward_exploration(self, batch: dict, t: int) -> dict:
+        """RLlib's ε-greedy actions [B] from the same random draws in the same order (a
+        multinomial over the actions, then a uniform per row: the same actions for the same
+        torch seed), without building an action distribution per step."""
+        q = self.compute_q_values(batch)[QF_PREDS]  # [B, A]
+        self.epsilon_schedule.update(t)
+        epsilon = self.epsilon_schedule.get_current_value()
+        random_actions = torch.multinomial((torch.nan_to_num(q, neginf=0.0) != 0.0).float(), num_samples=1)
+        explore = torch.rand((q.shape[0],), device=q.device) < epsilon
+        return {Columns.ACTIONS: torch.where(explore, random_actions.squeeze(1), q.argmax(dim=1))}
 
     @override(DefaultDQNTorchRLModule)
     def _forward_train(self, batch: dict) -> dict:

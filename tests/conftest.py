@@ -7,6 +7,9 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # every worker's log line, for failing tests
+    # One torch thread, as Ray gives a one-CPU trial: on a busy 2-core machine two threads
+    # of a small network wait on each other (a forward pass ~100x slower).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

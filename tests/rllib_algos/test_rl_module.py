@@ -39,6 +39,30 @@ def test_train_forward_equals_rllibs_and_keeps_gradients_off_the_next_state(obs)
     assert not ours[QF_NEXT_PREDS].requires_grad and not ours[QF_TARGET_NEXT_PREDS].requires_grad
 
 
+@pytest.mark.parametrize("obs", ["symbolic", "pixels"])
+def test_exploration_draws_the_same_actions_as_rllibs(obs):
+    space = gym.spaces.Box(0, 255, obs_shape(obs), np.uint8)
+    module = PaperDQNModule(
+        observation_space=space,
+        action_space=gym.spaces.Discrete(7),
+        model_config={"double_q": True, "epsilon": [(0, 1.0), (1000, 0.0)]},
+        inference_only=True,
+    )
+    assert not module.training  # an EnvRunner's copy stays in eval mode
+    high = 11 if obs == "symbolic" else 256
+    batch = {Columns.OBS: torch.randint(0, high, (64, *obs_shape(obs)), dtype=torch.uint8)}
+    for t in (0, 500, 1000):  # all random, half, all greedy
+        torch.manual_seed(t)
+        ours = module.forward_exploration(batch, t=t)[Columns.ACTIONS]
+        torch.manual_seed(t)
+        rllib = DefaultDQNTorchRLModule._forward_exploration(module, batch, t=t)[Columns.ACTIONS]
+        assert torch.equal(ours, rllib)
+        if t == 0:
+            assert len(set(ours.tolist())) == 7  # ε = 1: uniform over the 7 actions
+    with torch.no_grad():
+        assert torch.equal(ours, module.compute_q_values(batch)[QF_PREDS].argmax(dim=1))  # ε = 0: greedy
+
+
 def test_the_rllib_module_and_the_plain_loop_make_the_same_decisions():
     """Both training paths call the same `Shield`: fed the same observations, proposed
     actions, stored violations and random draws, they execute the same actions."""
