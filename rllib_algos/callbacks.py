@@ -20,7 +20,7 @@ from rllib_algos.metrics import (
     step_counts,
     unpack_decisions,
 )
-from rllib_algos.rl_module import SHIELD_D_MAX, SHIELD_DECISIONS, SHIELD_DISTANCE
+from rllib_algos.rl_module import SHIELD_DECISIONS, SHIELD_DISTANCE
 
 SHIELD = "shield"
 RETURN_WINDOW = 100  # episodes averaged into return_final
@@ -69,25 +69,28 @@ class ShieldCallbacks(RLlibCallback):
         metrics_logger.log_value((SHIELD, "return_sum"), episode_return, reduce="lifetime_sum")
 
     @override(RLlibCallback)
-    def on_sample_end(self, *, samples, metrics_logger=None, **kwargs) -> None:
+    def on_sample_end(self, *, env_runner=None, samples, metrics_logger=None, **kwargs) -> None:
         """Count the sampled steps' metrics, then drop the shield's per-step outputs."""
+        chunks = [chunk for chunk in samples if len(chunk)]
         totals = dict.fromkeys(COUNTERS, 0)
-        for chunk in samples:
-            T = len(chunk)
-            if T == 0:
-                continue
-            infos = list(chunk.get_infos())[-T:]  # infos[i] came with the step of action i
-            counts = step_counts(
-                cost=_info_column(infos, "cost"), unsafe_state=_info_column(infos, "unsafe_state"), **_decisions(chunk)
+        if chunks:
+            # infos[i] came with the step of action i (a chunk's first info is its reset's)
+            infos = [info for chunk in chunks for info in list(chunk.get_infos())[-len(chunk) :]]
+            decisions = [_decisions(chunk) for chunk in chunks]
+            totals = step_counts(
+                cost=_info_column(infos, "cost"),
+                unsafe_state=_info_column(infos, "unsafe_state"),
+                **{key: np.concatenate([d[key] for d in decisions]) for key in decisions[0]},
             )
-            for key, value in counts.items():
-                totals[key] += value
-            if SHIELD_DISTANCE in chunk.extra_model_outputs:
-                self.recent_distances.add(
-                    chunk.get_extra_model_outputs(SHIELD_DISTANCE), chunk.get_extra_model_outputs(SHIELD_D_MAX)
-                )
-            for key in (SHIELD_DECISIONS, SHIELD_DISTANCE, SHIELD_D_MAX):  # counted; replay need not copy them
-                chunk.extra_model_outputs.pop(key, None)
+            distances = [
+                c.get_extra_model_outputs(SHIELD_DISTANCE) for c in chunks if SHIELD_DISTANCE in c.extra_model_outputs
+            ]
+            if distances:
+                d_max = getattr(env_runner.module, "last_d_max", np.nan) if env_runner is not None else np.nan
+                self.recent_distances.add(np.concatenate(distances), d_max)
+            for chunk in chunks:  # counted; replay need not copy them
+                for key in (SHIELD_DECISIONS, SHIELD_DISTANCE):
+                    chunk.extra_model_outputs.pop(key, None)
         for key, value in totals.items():
             metrics_logger.log_value((SHIELD, key), value, reduce="lifetime_sum")
         if len(self.recent_returns):

@@ -9,7 +9,8 @@ weighted by the importance weights; double Q: the target network evaluated at th
 network's argmax), clips the gradients' global norm at ``grad_clip``, steps the Learner's
 own optimizer and lets the Learner sync its target network and learning rate
 (`Learner.after_gradient_based_update`). The Learner's module and optimizer stay the
-ones RLlib checkpoints and syncs to the EnvRunners.
+ones RLlib checkpoints and syncs to the EnvRunners; `copy_weights` is that sync for an
+EnvRunner in the Learner's process.
 """
 
 from __future__ import annotations
@@ -59,3 +60,16 @@ def dqn_update(learner: Learner, batch: dict[str, np.ndarray], env_steps: int) -
     optimizer.step()
     learner.after_gradient_based_update(timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps})
     return (q - target).abs().detach().cpu().numpy(), float(loss.detach())
+
+
+def copy_weights(learner: Learner, module: torch.nn.Module) -> None:
+    """Copy the Learner's online Q-network into `module`, an inference-only copy of it in
+    this process (the sampling EnvRunner's, when it has no remote EnvRunners).
+
+    Same result as RLlib's weight sync for this module (its parameters, by name), without
+    converting the whole state to numpy and back.
+    """
+    source = dict(learner.module[DEFAULT_MODULE_ID].unwrapped().named_parameters())
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            param.copy_(source[name])

@@ -140,12 +140,11 @@ class RecentDistances:
         self.values = Ring(window)
         self.d_max = math.nan
 
-    def add(self, distances: np.ndarray, d_max: np.ndarray) -> None:
-        """Per-step D [T] (+inf where the check did not run) and thresholds [T]."""
+    def add(self, distances: np.ndarray, d_max: float) -> None:
+        """Per-step D [T] (+inf where the check did not run) and the threshold at the last step."""
         distances = np.asarray(distances, dtype=float)
         self.values.extend(distances[np.isfinite(distances)])
-        if len(d_max):
-            self.d_max = float(np.asarray(d_max)[-1])
+        self.d_max = float(d_max)
 
     def metrics(self) -> dict[str, float]:
         """{distance_q10, distance_q50, distance_q90, d_max_effective}; NaN when unknown."""

@@ -42,7 +42,7 @@ from ray.rllib.utils.metrics import (
 
 from rllib_algos import connectors, resume
 from rllib_algos.envs import register_envs
-from rllib_algos.learner_step import dqn_update
+from rllib_algos.learner_step import copy_weights, dqn_update
 from rllib_algos.replay import NStepReturns, TransitionReplay
 from rllib_algos.rl_module import PaperDQNModule
 from shield.agents import PAPER_AGENT, agent_preset
@@ -280,6 +280,10 @@ class PaperDQN(DQN):
             self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
             if td_errors:
                 self.transitions.update_priorities(idx, np.concatenate(td_errors))
+        if self.learner_group.is_local and self.env_runner_group.num_remote_env_runners() == 0:
+            # The sampling EnvRunner and the Learner share this process: copy tensors.
+            self.learner_group.foreach_learner(copy_weights, module=self.env_runner.module)
+            return
         self.env_runner_group.sync_weights(
             from_worker_or_learner_group=self.learner_group, policies={DEFAULT_MODULE_ID}, inference_only=True
         )

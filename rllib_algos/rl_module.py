@@ -31,10 +31,9 @@ from shield.weights import WeightFiles
 # The extra model output, one int per step (`rllib_algos.metrics.pack_decisions`), read by
 # `ShieldCallbacks`.
 SHIELD_DECISIONS = "shield_decisions"
-# The latent distance D of each step (+inf where no state check ran) and the threshold in
-# effect, floats [B], read by `ShieldCallbacks` for distance_q10/q50/q90 and d_max_effective.
+# The latent distance D of each step (+inf where no state check ran), floats [B], read by
+# `ShieldCallbacks` for distance_q10/q50/q90.
 SHIELD_DISTANCE = "shield_distance"
-SHIELD_D_MAX = "shield_d_max"
 
 
 def obs_kind_of(shape: tuple[int, ...]) -> str:
@@ -126,6 +125,8 @@ class ShieldedDQNModule(PaperDQNModule):
         """Build the Q-network (parent), then this process's shield (`make_shield`)."""
         super().setup()
         self.shield = self.make_shield()
+        # The state check's threshold at the latest decision (`ShieldCallbacks`' d_max_effective).
+        self.last_d_max = float("nan")
 
     def make_shield(self) -> Shield:
         """The shield of ``model_config["shield"]`` for this module's observations."""
@@ -153,8 +154,8 @@ class ShieldedDQNModule(PaperDQNModule):
 
         Contract: ``Columns.ACTIONS`` [B] holds the executed actions (sent to the env and
         stored in the episode, hence in replay); ``SHIELD_DECISIONS`` [B] packs what the
-        shield decided per step, ``SHIELD_DISTANCE`` and ``SHIELD_D_MAX`` [B] its distances
-        and threshold, for `ShieldCallbacks`.
+        shield decided per step and ``SHIELD_DISTANCE`` [B] its distances, for
+        `ShieldCallbacks`; ``last_d_max`` becomes the threshold these steps were checked with.
         """
         out = super()._forward_exploration(batch, t)
         # The shield works on CPU whatever the module's device: its frozen networks run once
@@ -164,5 +165,5 @@ class ShieldedDQNModule(PaperDQNModule):
         out[Columns.ACTIONS] = decision.actions
         out[SHIELD_DECISIONS] = pack_decisions(proposed, decision.flagged, decision.proposed_unsafe, decision.replaced)
         out[SHIELD_DISTANCE] = decision.distance
-        out[SHIELD_D_MAX] = torch.full_like(decision.distance, decision.d_max)
+        self.last_d_max = decision.d_max
         return out

@@ -9,7 +9,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TD_ERROR_KEY
 
 from rllib_algos import PaperDQNConfig
-from rllib_algos.learner_step import dqn_update
+from rllib_algos.learner_step import copy_weights, dqn_update
 from rllib_algos.paper_dqn import learner_batch
 
 pytestmark = pytest.mark.slow
@@ -69,3 +69,22 @@ def test_dqn_update_steps_the_learner_as_rllibs_update_does(ray_local, max_steps
     assert not all(torch.equal(a, b) for a, b in zip(start, after_theirs, strict=True))
     for a, b in zip(after_ours, after_theirs, strict=True):  # online and target networks
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_copy_weights_gives_the_sampling_module_what_rllibs_sync_gives(ray_local):
+    algo = build()
+    try:
+        learner, sampling = algo.learner_group._learner, algo.env_runner.module
+        before = {name: p.detach().clone() for name, p in sampling.named_parameters()}
+        dqn_update(learner, random_batch(128, np.random.default_rng(1)), env_steps=1)
+        copy_weights(learner, sampling)
+        copied = {name: p.detach().clone() for name, p in sampling.named_parameters()}
+        algo.env_runner_group.sync_weights(
+            from_worker_or_learner_group=algo.learner_group, policies={DEFAULT_MODULE_ID}, inference_only=True
+        )
+        synced = {name: p.detach().clone() for name, p in sampling.named_parameters()}
+    finally:
+        algo.stop()
+    assert copied.keys() == synced.keys() == before.keys() and len(synced) >= 8
+    assert all(torch.equal(copied[name], synced[name]) for name in synced)
+    assert not all(torch.equal(before[name], synced[name]) for name in synced)  # the update reached it
