@@ -44,19 +44,22 @@ class PaperFigure:
     def setting(self) -> str:
         return setting_label(self.values)
 
-    def matches(self, row: pd.Series) -> bool:
-        """`row` (of pareto.csv) ran this figure's setting (an empty value, from a table
-        written before that setting existed, counts as its default)."""
+    def matches(self, pareto: pd.DataFrame) -> np.ndarray:
+        """[rows]: which rows of `pareto` (pareto.csv) ran this figure's setting: the same mode
+        and the same values (`math.isclose`) of the settings that act in it; an empty value,
+        from a table written before that setting existed, counts as its default."""
         mode = self.settings["mode"]
-        return row["mode"] == mode and all(_same(row.get(key), self.values[key], key) for key in RELEVANT[mode])
-
-
-def _same(ours: Any, paper: Any, key: str) -> bool:
-    if ours is None or (isinstance(ours, float) and math.isnan(ours)):
-        ours = getattr(PAPER_SHIELD, key)
-    if isinstance(paper, str):
-        return str(ours) == paper
-    return math.isclose(float(ours), float(paper))
+        match = np.array(pareto["mode"] == mode, dtype=bool)  # a copy: &= writes to it
+        for key in RELEVANT[mode]:
+            default, paper = getattr(PAPER_SHIELD, key), self.values[key]
+            ours = pareto[key] if key in pareto else pd.Series(default, index=pareto.index)
+            ours = ours.astype(object).where(ours.notna(), default)
+            if isinstance(paper, str):
+                match &= (ours.astype(str) == paper).to_numpy(dtype=bool)
+            else:
+                ours = ours.to_numpy(dtype=float)
+                match &= np.abs(ours - paper) <= 1e-9 * np.maximum(np.abs(ours), abs(paper))  # math.isclose's
+        return match
 
 
 PAPER_FIGURES = (
@@ -123,7 +126,7 @@ def paper_comparison(pareto: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame
     verdict = comparability(trials)
     rows = []
     for figure in PAPER_FIGURES if verdict.comparable else ():
-        match = pareto[[figure.matches(row) for _, row in pareto.iterrows()]]
+        match = pareto[figure.matches(pareto)]
         if match.empty:
             continue
         ours = match.iloc[0]

@@ -9,6 +9,9 @@ so that tests can inspect what a reader sees.
 
 from __future__ import annotations
 
+import collections
+import functools
+import itertools
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -25,7 +29,7 @@ DPI = 110
 TITLE_SIZE, LABEL_SIZE, TEXT_SIZE = 12, 11, 10  # points
 BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown")}
 SHIELD_MARKER = ("o", "tab:blue")
-MEAN_SIZE, SEED_SIZE = 8, 4  # marker sizes, points
+MEAN_SIZE, SEED_SIZE, CLOUD_SIZE = 8, 4, 3  # marker sizes, points (CLOUD: a mean not named)
 LOG_SPAN = 10.0  # violations spanning more than this factor get a log axis
 # one colour per setting in the curves: baselines keep their Pareto-plot colours
 SHIELD_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:olive", "tab:cyan", "tab:pink")
@@ -36,29 +40,50 @@ def short_labels(settings: list[str]) -> dict[str, str]:
     """{setting label: what tells it apart}. A shield label drops each setting whose value is
     the same in every shield label that names it, unless dropping it would make two labels
     alike ("shield" alone when there is one shield setting); baselines drop ``tau=0``."""
-    shield = {label: label.split()[1:] for label in settings if label.startswith("shield")}
+    return dict(cached_short_labels(tuple(settings)))
 
-    def key(token: str) -> str:
-        return token.split("=")[0]
 
+@functools.lru_cache(maxsize=1)  # a report's plots name the same settings (10^5 in a search)
+def cached_short_labels(settings: tuple[str, ...]) -> dict[str, str]:
+    """`short_labels`, computed once per list of settings."""
+    shield = list(dict.fromkeys(label for label in settings if label.startswith("shield")))
+    # every token ("d_max=2.5") with how many labels hold it, in order of first appearance
+    counts = collections.Counter(itertools.chain.from_iterable(map(str.split, shield)))
+    del counts["shield"]  # the mode, in every one
+    values: dict[str, list[str]] = {}  # per setting name, its tokens
+    named_by: collections.Counter[str] = collections.Counter()  # per setting name, the labels naming it
+    for token, count in counts.items():
+        name = token.split("=")[0]
+        values.setdefault(name, []).append(token)
+        named_by[name] += count
     dropped: set[str] = set()
     # the most specific settings (last in a label) go first, so that `d_max_rule=adaptive`
     # outlives the parameters it implies
-    for name in reversed(dict.fromkeys(key(t) for tokens in shield.values() for t in tokens)):
-        values = {t for tokens in shield.values() for t in tokens if key(t) == name}
-        if len(values) != 1:
+    for name in reversed(values):
+        if len(values[name]) != 1:
             continue
-        short = {tuple(t for t in tokens if key(t) not in dropped | {name}) for tokens in shield.values()}
+        if named_by[name] == len(shield):  # the same token leaves every label: they stay apart
+            dropped.add(name)
+            continue
+        gone = dropped | {name}
+        short = {tuple(t for t in label.split()[1:] if t.split("=")[0] not in gone) for label in shield}
         if len(short) == len(shield):
             dropped.add(name)
+    shield_gone = [values[name][0] for name in dropped]  # one token each
     out = {}
     for label in settings:
-        tokens = label.split()
-        if tokens[0] == "shield":
-            out[label] = " ".join(["shield", *(t for t in tokens[1:] if key(t) not in dropped)])
-        else:
-            out[label] = " ".join(t for t in tokens if t != "tau=0")
+        gone = shield_gone if label.split(maxsplit=1)[0] == "shield" else ["tau=0"]
+        text = f" {' '.join(label.split())} "
+        for token in gone:  # whole tokens only: " k=1 " is not in " k=10 "
+            text = text.replace(f" {token} ", " ")
+        out[label] = text.strip()
     return out
+
+
+def labels_of(*tables: pd.DataFrame) -> list[str]:
+    """The settings of `tables`, sorted, once each (their labels as plain strings: iterating
+    pandas' arrow strings goes one Python object at a time)."""
+    return sorted(set().union(*(table["setting"].dropna().unique().tolist() for table in tables)))
 
 
 def log_axis(violations: Sequence[float] | np.ndarray) -> bool:
@@ -107,7 +132,7 @@ def run_summary(trials: pd.DataFrame) -> str:
     done = trials[trials["status"] == "TERMINATED"]
     if done.empty:
         return "no finished trial"
-    agents = ", ".join(sorted({str(a) for a in done["agent"].dropna()})) or "?"
+    agents = ", ".join(sorted(set(done["agent"].dropna().astype(str).unique().tolist()))) or "?"
     steps = float(np.nanmedian(done["env_steps"].to_numpy(dtype=float)))
     kilo = f"{steps / 1000:.0f}K" if steps >= 10_000 else f"{steps:,.0f}"
     return f"agent {agents}, {done['seed'].nunique()} seeds, about {kilo} env steps per trial"
@@ -115,9 +140,9 @@ def run_summary(trials: pd.DataFrame) -> str:
 
 def draw(fig: Figure) -> None:
     """Lay the figure out once and freeze that layout, so that the positions measured for
-    labels afterwards stay where they were measured."""
+    labels afterwards stay where they were measured. Nothing is rendered: `save` renders."""
     FigureCanvasAgg(fig)
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     fig.set_layout_engine("none")
 
 
@@ -167,12 +192,15 @@ def place_labels(
     sizes: Sequence[tuple[float, float]],
     area: Box,
     obstacles: Sequence[Box] = (),
-) -> list[Box]:
+) -> list[Box | None]:
     """Boxes [n] for labels of `sizes` (w, h px) near `points` (px): inside `area`, clear of
     each other and, where possible, of `obstacles` (markers, error bars, lines). Each label
     takes the nearest free candidate (`RADII` × `DIRECTIONS`); a label with none clear of the
-    obstacles takes the nearest clear of the other labels only."""
+    obstacles takes the nearest clear of the other labels only, and one with none clear of
+    the other labels gets None: left out rather than printed over another."""
     boxes: list[Box] = []
+    placed: list[Box | None] = []
+    blocks = np.asarray(obstacles, dtype=float).reshape(-1, 4)
 
     def inside(box: Box) -> bool:
         return area[0] <= box[0] and box[2] <= area[2] and area[1] <= box[1] and box[3] <= area[3]
@@ -180,14 +208,37 @@ def place_labels(
     def overflow(box: Box) -> float:
         return sum(max(v, 0.0) for v in (area[0] - box[0], box[2] - area[2], area[1] - box[1], box[3] - area[3]))
 
+    def shifted_inside(box: Box) -> Box:
+        dx = max(area[0] - box[0], 0.0) - max(box[2] - area[2], 0.0)
+        dy = max(area[1] - box[1], 0.0) - max(box[3] - area[3], 0.0)
+        return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
+
     for point, size in zip(points, sizes, strict=True):
         candidates = [candidate_box(point, size, d, gap) for gap in RADII for d in DIRECTIONS]
-        # the axes' inside; else, for a label wider than the room, the least overflow
-        candidates = [c for c in candidates if inside(c)] or sorted(candidates, key=overflow)
-        free = [c for c in candidates if not any(overlaps(c, b) for b in boxes)] or candidates
-        clear = [c for c in free if not any(overlaps(c, o) for o in obstacles)]
+        # the axes' inside; else the least overflow, moved inside (wholly, unless wider than the room)
+        candidates = [c for c in candidates if inside(c)] or list(map(shifted_inside, sorted(candidates, key=overflow)))
+        free = [c for c in candidates if not any(overlaps(c, b) for b in boxes)]
+        if not free:
+            placed.append(None)
+            continue
+        blocked = hits(np.asarray(free), blocks)
+        clear = [c for c, hit in zip(free, blocked, strict=True) if not hit]
         boxes.append((clear or free)[0])
-    return boxes
+        placed.append(boxes[-1])
+    return placed
+
+
+def overlap_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[k, m]: whether box a[i] overlaps box b[j] (`overlaps`); a: [k, 4], b: [m, 4]."""
+    a, b = a[:, None, :], b[None, :, :]
+    return (a[..., 0] < b[..., 2]) & (b[..., 0] < a[..., 2]) & (a[..., 1] < b[..., 3]) & (b[..., 1] < a[..., 3])
+
+
+def hits(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """[k]: whether each of `boxes` [k, 4] overlaps any of `others` [m, 4] (`overlaps`)."""
+    reach = np.r_[boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)][None]
+    near = others[overlap_matrix(others, reach)[:, 0]]  # a few of thousands of seeds, say
+    return overlap_matrix(boxes, near).any(axis=1)
 
 
 def gap_to(box: Box, point: tuple[float, float]) -> float:
@@ -216,7 +267,9 @@ def obstacle_boxes(ax, table: pd.DataFrame, seeds: pd.DataFrame, front: pd.DataF
         (x0, y0), (x1, y1) = to_px(a), to_px(b)
         return min(x0, x1) - half, min(y0, y1) - half, max(x0, x1) + half, max(y0, y1) + half
 
-    boxes = [around(x, y, SEED_SIZE * px / 2 + 1) for x, y in seeds[["violations_total", "return_final"]].to_numpy()]
+    half = SEED_SIZE * px / 2 + 1
+    centres = to_px(seeds[["violations_total", "return_final"]].to_numpy(dtype=float).reshape(-1, 2))
+    boxes = list(map(tuple, np.hstack([centres - half, centres + half]).tolist()))
     for _, row in table.iterrows():
         x, y = row["violations_total_mean"], row["return_final_mean"]
         if not (np.isfinite(x) and np.isfinite(y)):
@@ -265,9 +318,13 @@ def crowded(points: np.ndarray, radius: float = CROWDED_PX) -> list[int]:
     return members if len(members) > 1 else []
 
 
-def draw_points(ax, means: pd.DataFrame, seeds: pd.DataFrame, front: pd.DataFrame) -> None:
-    """Every seed (small, translucent), every mean with its 95% CI bars, and the front's line."""
-    for _, group in seeds.groupby("setting"):
+def draw_points(ax, means: pd.DataFrame, seeds: pd.DataFrame, front: pd.DataFrame, named: pd.DataFrame) -> None:
+    """Every seed (small, translucent), every named mean (`named_settings`) with its 95% CI
+    bars, every other mean as a small marker without bars, and the front's line. A setting's
+    only seed is its mean, drawn once, as the mean (a search's 10^5 settings, say)."""
+    several = means.loc[means["n_seeds"] > 1, "setting"]
+    seeds = seeds[pd.Index(several).unique().get_indexer(seeds["setting"]) >= 0]
+    for _, group in seeds.groupby("mode"):  # a mode's seeds look alike: one artist for them all
         marker, colour, _ = point_style(group["mode"].iloc[0], True)
         # over the CI bars: with few seeds the bars end at the seeds
         ax.plot(
@@ -279,8 +336,13 @@ def draw_points(ax, means: pd.DataFrame, seeds: pd.DataFrame, front: pd.DataFram
             alpha=0.55,
             ls="",
             zorder=4,
+            in_layout=False,  # inside the axes: measuring 10^5 of them would not move it
         )
-    for _, row in means.iterrows():
+    for (mode, on_front), group in means.drop(index=named.index).groupby(["mode", "on_front"]):
+        marker, edge, face = point_style(mode, bool(on_front))
+        x, y = group["violations_total_mean"], group["return_final_mean"]
+        ax.plot(x, y, marker, color=edge, mfc=face, mew=0.8, ms=CLOUD_SIZE, ls="", zorder=2, in_layout=False)
+    for _, row in named.iterrows():
         x, y = row["violations_total_mean"], row["return_final_mean"]
         marker, edge, face = point_style(row["mode"], bool(row["on_front"]))
         xerr = [[x - row["violations_total_ci_low"]], [row["violations_total_ci_high"] - x]]
@@ -339,33 +401,55 @@ def zoom_limits(means: pd.DataFrame, seeds: pd.DataFrame, ax) -> tuple[bool, tup
     return log, xlim, (low - pad, high + pad)
 
 
+NAMED_MOST = 20  # settings a plot names (labels, curves); a larger study names its front's
+
+
+def named_settings(table: pd.DataFrame, most: int = NAMED_MOST) -> list[str]:
+    """The settings of `table` (pareto.csv rows) that the plots name: every one when there are
+    at most `most`; else the baselines and the front's, thinned evenly along the front to
+    make `most` in all (no plot names 10^5 settings legibly)."""
+    if len(table) <= most:
+        return table["setting"].tolist()
+    baselines = table.loc[table["mode"].isin(list(BASELINE_MARKERS)), "setting"].tolist()[:most]
+    front = [s for s in front_points(table)["setting"] if s not in baselines]
+    room = most - len(baselines)
+    if len(front) > room:
+        front = [front[i] for i in np.unique(np.linspace(0, len(front) - 1, room).round().astype(int))]
+    return baselines + front
+
+
 def pareto_figure(table: pd.DataFrame, trials: pd.DataFrame, title: str) -> Figure:
     """Return vs violations: per setting the mean over seeds with its 95% CI bars, every seed
     as a small translucent marker, the front as a line through its points in order, each mean
     labelled with what tells it apart and how many seeds learned (k/n), clear of each other.
-    Means crowded on the full plot (closer than `CROWDED_PX`) are labelled in a zoomed panel
-    at the right instead, marked on the full plot by a dotted box.
+    Named means crowded on the full plot (closer than `CROWDED_PX`) are labelled in a zoomed
+    panel at the right instead, marked on the full plot by a dotted box. A study of more than
+    `NAMED_MOST` settings names only some (`named_settings`); the others' means are small
+    markers without bars or labels.
 
     table: pareto.csv rows; trials: trials.csv rows (the seeds).
     """
-    names = short_labels(sorted(set(table["setting"]) | set(trials["setting"])))
+    names = short_labels(labels_of(table, trials))
     seeds = finished_seeds(trials)
-    seeds = seeds[seeds["setting"].isin(table["setting"])]
+    # Series.isin would convert 10^5 arrow strings one by one; an index looks them up at once
+    seeds = seeds[pd.Index(table["setting"]).unique().get_indexer(seeds["setting"]) >= 0]
     means = table[np.isfinite(table["violations_total_mean"]) & np.isfinite(table["return_final_mean"])]
+    named = means[means["setting"].isin(named_settings(table))]
+    named_seeds = seeds[seeds["setting"].isin(named["setting"])]  # what a label must not cover
     front = front_points(table)
-    fig, ax = pareto_panels(table, trials, means, seeds, front, title)
-    cluster = crowded(ax.transData.transform(means[["violations_total_mean", "return_final_mean"]].to_numpy(float)))
+    fig, ax = pareto_panels(table, trials, means, seeds, front, named, title)
+    cluster = crowded(ax.transData.transform(named[["violations_total_mean", "return_final_mean"]].to_numpy(float)))
     if not cluster:
-        label_points(ax, mean_labels(means, names), obstacle_boxes(ax, means, seeds, front))
+        label_points(ax, mean_labels(named, names), obstacle_boxes(ax, named, named_seeds, front))
         return fig
-    inner = means.iloc[cluster]
-    fig, (main, zoom) = pareto_panels(table, trials, means, seeds, front, title, inner)
+    inner = named.iloc[cluster]
+    fig, (main, zoom) = pareto_panels(table, trials, means, seeds, front, named, title, inner)
     box = zoom_box(main, zoom)
     main.add_patch(Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False, ls=":", lw=1.4, ec="0.2", zorder=6))
-    outer = mean_labels(means.drop(index=inner.index), names)
+    outer = mean_labels(named.drop(index=inner.index), names)
     outer.append(((box[0] + box[2]) / 2, box[3], "zoomed at right", "0.2"))
-    label_points(main, outer, obstacle_boxes(main, means, seeds, front) + [pixel_box(main, box)])
-    label_points(zoom, mean_labels(inner, names), obstacle_boxes(zoom, means, seeds, front))
+    label_points(main, outer, obstacle_boxes(main, named, named_seeds, front) + [pixel_box(main, box)])
+    label_points(zoom, mean_labels(inner, names), obstacle_boxes(zoom, named, named_seeds, front))
     return fig
 
 
@@ -385,14 +469,14 @@ def pixel_box(ax, box: Box) -> Box:
     return x0, y0, x1, y1
 
 
-def pareto_panels(table, trials, means, seeds, front, title: str, inner: pd.DataFrame | None = None):
-    """A laid-out figure with the full plot, and when `inner` (crowded means) is given a
-    zoomed panel on them at its right: (figure, full axes) or (figure, (full, zoomed))."""
+def pareto_panels(table, trials, means, seeds, front, named, title: str, inner: pd.DataFrame | None = None):
+    """A laid-out figure with the full plot, and when `inner` (crowded named means) is given
+    a zoomed panel on them at its right: (figure, full axes) or (figure, (full, zoomed))."""
     zoom = inner is not None
     fig = Figure(figsize=(15 if zoom else 10, 6.6), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, 2, width_ratios=(1.2, 1)) if zoom else [fig.subplots()]
     for ax in axes:
-        draw_points(ax, means, seeds, front)
+        draw_points(ax, means, seeds, front, named)
     main = axes[0]
     violations, _ = extent(means, seeds)
     log = set_violations_scale(main, "x", violations)
@@ -413,7 +497,7 @@ def pareto_panels(table, trials, means, seeds, front, title: str, inner: pd.Data
 
 def pareto_legend(table: pd.DataFrame, with_front: bool) -> list:
     """Legend entries for the kinds of point present, the seeds, the CI bars and the front."""
-    modes = set(table["mode"])
+    modes = set(table["mode"].unique().tolist())
     handles = [
         Line2D([], [], marker=m, color=c, ls="", ms=MEAN_SIZE, label=f"{mode} (mean)")
         for mode, (m, c) in BASELINE_MARKERS.items()
@@ -465,6 +549,8 @@ def label_points(ax, labels: list[Label], obstacles: list[Box]) -> None:
     area = (bbox.x0 + 2, bbox.y0 + 2, bbox.x1 - 2, bbox.y1 - 2)
     boxes = place_labels(points, sizes, area, obstacles)
     for (x, y, text, colour), point, box in zip(labels, points, boxes, strict=True):
+        if box is None:
+            continue
         centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
         ax.annotate(
             text,
@@ -489,23 +575,32 @@ def plot_pareto(table: pd.DataFrame, trials: pd.DataFrame, path: Path, title: st
 # --- learning curves ----------------------------------------------------------------------
 
 
-def seed_grid(group: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps [n], values [n, seeds]): every seed's `column` interpolated onto the steps any
-    seed reported, within the range all seeds cover (trials stop a few hundred steps apart).
+def mean_curve(group: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """(steps [n], mean [n], seeds): the mean over seeds of `column`, each seed's reports
+    joined by straight lines, at the steps any seed reported within the range all seeds
+    cover (trials stop a few hundred steps apart).
+
+    The seeds' lines summed are one straight line between consecutive steps, whose slope is
+    the sum of the seeds' slopes there: one cumulative sum over the steps gives the sum, for
+    any number of seeds, instead of interpolating every seed at every step.
     """
-    clean = group.dropna(subset=["env_steps", column]).sort_values("env_steps")
-    runs = [g for _, g in clean.groupby("seed", sort=True)]
-    if not runs:
-        return np.empty(0), np.empty((0, 0))
-    low = max(float(g["env_steps"].min()) for g in runs)
-    high = min(float(g["env_steps"].max()) for g in runs)
-    steps = np.unique(np.concatenate([g["env_steps"].to_numpy(dtype=float) for g in runs]))
-    steps = steps[(steps >= low) & (steps <= high)]
-    values = np.stack(
-        [np.interp(steps, g["env_steps"].to_numpy(dtype=float), g[column].to_numpy(dtype=float)) for g in runs],
-        axis=1,
-    )
-    return steps, values
+    clean = group.dropna(subset=["env_steps", column]).sort_values(["seed", "env_steps"], kind="stable")
+    clean = clean.drop_duplicates(["seed", "env_steps"], keep="last")
+    if clean.empty:
+        return np.empty(0), np.empty(0), 0
+    seed = clean["seed"].to_numpy()
+    x, y = clean["env_steps"].to_numpy(dtype=float), clean[column].to_numpy(dtype=float)
+    first = np.flatnonzero(np.r_[True, seed[1:] != seed[:-1]])
+    last = np.r_[first[1:], len(x)] - 1
+    left = np.setdiff1d(np.arange(len(x)), last)  # each segment's left report
+    slope = (y[left + 1] - y[left]) / (x[left + 1] - x[left])
+    steps = np.unique(x)
+    # the sum of the slopes on each gap between steps: each segment's, from its start to its end
+    change = np.bincount(np.searchsorted(steps, x[left]), weights=slope, minlength=len(steps))
+    change -= np.bincount(np.searchsorted(steps, x[left + 1]), weights=slope, minlength=len(steps))
+    rise = np.r_[0.0, np.cumsum(np.cumsum(change)[:-1] * np.diff(steps))]
+    keep = (steps >= x[first].max()) & (steps <= x[last].min())
+    return steps[keep], (y[first].sum() + rise[keep]) / len(first), len(first)
 
 
 def setting_styles(settings: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -513,8 +608,8 @@ def setting_styles(settings: Sequence[str]) -> dict[str, tuple[str, str]]:
     Pareto plot; the shield settings from a qualitative palette, in the order given, their
     line styles cycling too, so that curves that coincide (settings that behaved alike) both show."""
     styles: dict[str, tuple[str, str]] = {}
-    shield, priors = iter(SHIELD_COLOURS * 4), iter(PRIORS_COLOURS * 4)
-    dashes = iter(("-", "--", "-.", ":") * 16)
+    shield, priors = itertools.cycle(SHIELD_COLOURS), itertools.cycle(PRIORS_COLOURS)
+    dashes = itertools.cycle(("-", "--", "-.", ":"))
     for setting in settings:
         mode = setting.split()[0]
         if mode == "shield":
@@ -530,38 +625,64 @@ def final_values(curves: pd.DataFrame, column: str) -> np.ndarray:
     return clean.groupby(["setting", "seed"])[column].last().to_numpy(dtype=float)
 
 
-def curves_figure(curves: pd.DataFrame, column: str, ylabel: str, title: str, subtitle: str) -> Figure:
-    """`column` against env steps, one colour per setting: every seed as a thin faint line
-    under the mean over seeds (bold), so a bimodal setting shows as two bundles. Violations
-    go on a log axis when the trials' final counts span more than 10× (`log_axis`).
+LEGEND_ROW_IN = 0.22  # height of a legend row at TEXT_SIZE, inches
+SEED_LINES_MOST = 50  # thin lines drawn per setting: more would only thicken the bundle
 
-    curves: long table with columns setting, seed, env_steps and `column`.
+
+def curves_figure(
+    curves: pd.DataFrame, column: str, ylabel: str, title: str, subtitle: str, settings: Sequence[str] | None = None
+) -> Figure:
+    """`column` against env steps, one colour per setting: every seed as a thin faint line
+    (the first `SEED_LINES_MOST` seeds of a setting) under the mean over seeds (bold), so a
+    bimodal setting shows as two bundles. Violations go on a log axis when the trials' final
+    counts span more than 10× (`log_axis`).
+
+    curves: long table with columns setting, seed, env_steps and `column`; settings: those
+    to draw (default: all), named by what tells them apart among all of `curves`.
     """
     fig = Figure(figsize=(10, 6.4), dpi=DPI, layout="constrained")
     ax = fig.subplots()
-    settings = sorted(curves["setting"].unique())
-    names, styles = short_labels(settings), setting_styles(settings)
+    names = short_labels(labels_of(curves))
+    if settings is not None:
+        curves = curves[curves["setting"].isin(settings)]
+    settings = labels_of(curves)
+    styles = setting_styles(settings)
+    capped = False
     for setting, group in curves.groupby("setting", sort=True):
-        steps, values = seed_grid(group, column)
+        steps, mean, n_seeds = mean_curve(group, column)
         if not len(steps):
             continue
-        label = f"{names[setting]} (mean of {values.shape[1]} seeds)"
         colour, dashes = styles[setting]
-        ax.plot(steps, values.mean(axis=1), lw=2.4, color=colour, ls=dashes, label=label, zorder=3)
-        for _, seed in group.dropna(subset=["env_steps", column]).groupby("seed"):
-            seed = seed.sort_values("env_steps")
-            ax.plot(seed["env_steps"], seed[column], lw=0.8, alpha=0.35, color=colour)
+        label = f"{names[setting]} (mean of {n_seeds} seeds)"
+        ax.plot(steps, mean, lw=2.4, color=colour, ls=dashes, label=label, zorder=3)
+        clean = group.dropna(subset=["env_steps", column])
+        drawn = np.sort(clean["seed"].unique())[:SEED_LINES_MOST]
+        capped |= n_seeds > len(drawn)
+        runs = clean[clean["seed"].isin(drawn)].sort_values(["seed", "env_steps"], kind="stable")
+        seeds = runs["seed"].to_numpy()
+        lines = np.split(runs[["env_steps", column]].to_numpy(dtype=float), np.flatnonzero(seeds[1:] != seeds[:-1]) + 1)
+        # one artist for a setting's seeds, styled as a line of its own would be
+        ax.add_collection(
+            LineCollection(lines, lw=0.8, alpha=0.35, color=colour, capstyle="projecting", joinstyle="round")
+        )
     log = column == "violations_total" and set_violations_scale(ax, "y", final_values(curves, column))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:g}K" if value else "0"))
     ax.set_xlabel("environment steps", fontsize=LABEL_SIZE)
     ax.set_ylabel(ylabel + (" (log scale)" if log else ""), fontsize=LABEL_SIZE)
     ax.tick_params(labelsize=TEXT_SIZE)
     ax.grid(alpha=0.3)
+    thin = f"the first {SEED_LINES_MOST} seeds of each" if capped else "single seeds"
+    # side by side as long as a row of them fits the figure's width (about 11 characters an
+    # inch); a legend of many rows makes the figure taller rather than the plot smaller
+    labels = ax.get_legend_handles_labels()[1]
+    longest = max(map(len, labels), default=1)
+    ncols = max(1, min(2 if len(settings) > 3 else len(settings), int(fig.get_figwidth() * 11) // longest))
+    fig.set_figheight(fig.get_figheight() + LEGEND_ROW_IN * max(0, -(-len(labels) // ncols) - 6))
     fig.legend(
         loc="outside lower center",
-        ncols=2 if len(settings) > 3 else len(settings),
+        ncols=ncols,
         fontsize=TEXT_SIZE,
-        title="bold: mean over seeds; thin: single seeds",
+        title=f"bold: mean over seeds; thin: {thin}",
         title_fontsize=TEXT_SIZE,
     )
     add_title(fig, title, subtitle)
@@ -569,9 +690,17 @@ def curves_figure(curves: pd.DataFrame, column: str, ylabel: str, title: str, su
     return fig
 
 
-def plot_curves(curves: pd.DataFrame, column: str, ylabel: str, path: Path, title: str, subtitle: str) -> None:
+def plot_curves(
+    curves: pd.DataFrame,
+    column: str,
+    ylabel: str,
+    path: Path,
+    title: str,
+    subtitle: str,
+    settings: Sequence[str] | None = None,
+) -> None:
     """Write `curves_figure` to `path`."""
-    save(curves_figure(curves, column, ylabel, title, subtitle), path)
+    save(curves_figure(curves, column, ylabel, title, subtitle, settings), path)
 
 
 # --- the paper comparison -----------------------------------------------------------------
@@ -587,7 +716,7 @@ def comparison_figure(table: pd.DataFrame, trials: pd.DataFrame, title: str) -> 
     """
     fig = Figure(figsize=(11, 5.8), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, 2)
-    names = short_labels(sorted(set(trials["setting"]) | set(table["setting"])))
+    names = short_labels(labels_of(trials, table))
     seeds = finished_seeds(trials)
     for ax, column, label, fmt in (
         (axes[0], "return_final", "return_final: mean of the last 100 episodes", "{:.2f}"),

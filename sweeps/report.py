@@ -22,7 +22,7 @@ import pandas as pd
 
 from sweeps.manifest import MANIFEST, read_manifest
 from sweeps.paper_figures import paper_comparison
-from sweeps.plots import plot_curves, plot_paper_comparison, plot_pareto, run_summary
+from sweeps.plots import named_settings, plot_curves, plot_paper_comparison, plot_pareto, run_summary
 from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
 
 CURVE_COLUMNS = ("setting", "seed", "trial_id", "env_steps", "return_final", "violations_total")
@@ -39,11 +39,16 @@ def latest_per_iteration(results: list[dict]) -> list[dict]:
     return [by_iteration[key] for key in sorted(by_iteration)]
 
 
+def is_published(folder: Path) -> bool:
+    """A published folder: no trial folders, and a trials.csv."""
+    return not any(Path(folder).glob("*/params.json")) and (Path(folder) / "trials.csv").exists()
+
+
 def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials [TRIAL_COLUMNS], curves [setting, seed, trial_id, env_steps, return_final,
     violations_total]) from every trial folder under `experiment_dir`."""
     experiment_dir = Path(experiment_dir)
-    if not any(experiment_dir.glob("*/params.json")) and (experiment_dir / "trials.csv").exists():
+    if is_published(experiment_dir):
         return read_published(experiment_dir)
     target = read_manifest(experiment_dir).get("iterations")
     rows, curve_rows = [], []
@@ -106,6 +111,15 @@ def default_title(folder: Path) -> str:
     return f"{manifest['study']} ({manifest.get('env')}, {manifest.get('obs')}, {budget})"
 
 
+def write_input(frame: pd.DataFrame, path: Path, published: bool) -> None:
+    """Write trials.csv or curves.csv, unless `path` is a published folder's, read into
+    `frame` unchanged (same columns, rows in the same order): at 10^5 trials, rewriting what
+    was just read would take longer than the whole report."""
+    same = path.exists() and list(pd.read_csv(path, nrows=0).columns) == list(frame.columns)
+    if not (published and same and frame.index.equals(pd.RangeIndex(len(frame)))):
+        frame.to_csv(path, index=False)
+
+
 def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Path]:
     """Write every table and plot of the study into `experiment_dir`; return their paths.
 
@@ -113,12 +127,13 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
     paper_comparison.csv says why not, and a figure left by an earlier report is removed.
     """
     experiment_dir = Path(experiment_dir)
+    published = is_published(experiment_dir)
     trials, curves = read_trials(experiment_dir)
     title = title or default_title(experiment_dir)
     names = ("trials.csv", "curves.csv", "pareto.csv", "hypervolume.csv", "paper_comparison.csv")
     paths = {name: experiment_dir / name for name in names}
-    trials.sort_values(["setting", "seed"]).to_csv(paths["trials.csv"], index=False)
-    curves.to_csv(paths["curves.csv"], index=False)
+    write_input(trials.sort_values(["setting", "seed"]), paths["trials.csv"], published)
+    write_input(curves, paths["curves.csv"], published)
     table = pareto_table(trials)
     table.to_csv(paths["pareto.csv"], index=False)
     hypervolume_table(trials, table).to_csv(paths["hypervolume.csv"], index=False)
@@ -134,6 +149,9 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
         paths["pareto.png"] = experiment_dir / "pareto.png"
         plot_pareto(table, trials, paths["pareto.png"], title)
     if not curves.empty:
+        named = named_settings(table)  # every setting, unless there are too many to tell apart
+        subset = None if len(named) == len(table) else named
+        shown = "per setting" if subset is None else f"of {len(named)} of the {len(table)} settings"
         for column, name, ylabel, what in (
             ("return_final", "curves_return.png", "return_final: mean of the last 100 episodes", "learning curves"),
             (
@@ -144,6 +162,6 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
             ),
         ):
             paths[name] = experiment_dir / name
-            subtitle = f"{run_summary(trials)}: {what} per setting"
-            plot_curves(curves, column, ylabel, paths[name], title, subtitle)
+            subtitle = f"{run_summary(trials)}: {what} {shown}"
+            plot_curves(curves, column, ylabel, paths[name], title, subtitle, subset)
     return paths

@@ -6,6 +6,7 @@ Functions take and return DataFrames; only `append_trial_row` touches files.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,17 @@ import numpy as np
 import pandas as pd
 
 from shield.settings import RELEVANT, ShieldParams, setting_label
-from sweeps.pareto import bootstrap_mean_ci, dominance_matrix, hypervolume_2d, pareto_ranks
+from sweeps.pareto import (
+    CHUNK,
+    bootstrap_mean_cis,
+    by_size,
+    dominator_counts,
+    dominators,
+    group_means,
+    group_stds,
+    hypervolume_2d,
+    pareto_ranks,
+)
 
 SETTING_COLUMNS = ShieldParams.names()  # every shield setting, in declaration order
 METRIC_COLUMNS = (
@@ -104,39 +115,63 @@ def worst_for_undefined(points: np.ndarray, senses: Sequence[int]) -> np.ndarray
     return np.where(np.isnan(points), worst, points)
 
 
+def setting_groups(done: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """(group [n], n_groups): each row's (agent, setting) as its index among them, sorted (the
+    rows of pareto.csv before they are ranked); -1 for a row without one."""
+    groups = done.groupby(["agent", "setting"], sort=True).ngroup().to_numpy(dtype=float)
+    groups = np.nan_to_num(groups, nan=-1).astype(int)
+    return groups, int(groups.max()) + 1 if len(groups) else 0
+
+
+# dominated_by names at most this many settings; a row dominated by more says how many
+# (a study of 10^5 settings would otherwise write 10^10 names)
+DOMINATED_BY_LISTED = 10
+
+
+def dominated_by(points: np.ndarray, senses: Sequence[int], ranks: np.ndarray, labels: Sequence[str]) -> list[str]:
+    """Per point of `points` [n, 2]: the `labels` of the points that dominate it, in label
+    order, separated by "; "; "<k> settings" when more than `DOMINATED_BY_LISTED` do."""
+    counts = dominator_counts(points, senses).tolist()
+    listed = dominators(points, senses, ranks, DOMINATED_BY_LISTED)
+    return [
+        f"{count} settings" if names is None else "; ".join(labels[i] for i in names.tolist())
+        for names, count in zip(listed, counts, strict=True)
+    ]
+
+
 def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     """Aggregate completed trials over seeds into one row per setting (`PARETO_COLUMNS`).
 
     mean/std/ci over seeds (percentile bootstrap 95% CI of the mean); `n_seeds_learned`
     counts the seeds whose return_final reached `LEARNED_RETURN`; `pareto_rank` from
     non-dominated sorting of the means (1 = front); `dominated_by` lists the settings
-    whose means dominate this one, separated by "; ".
+    whose means dominate this one, separated by "; " (or counts them: `dominated_by`).
     """
     done = trials[trials["status"] == "TERMINATED"]
-    rows = []
-    for (agent, setting), group in done.groupby(["agent", "setting"], sort=True):
-        row: dict[str, Any] = {"agent": agent, "setting": setting, **{c: group[c].iloc[0] for c in SETTING_COLUMNS}}
-        row["n_seeds"] = int(group["seed"].nunique())
-        row["n_seeds_learned"] = int((group["return_final"].to_numpy(dtype=float) >= LEARNED_RETURN).sum())
-        for name, _ in OBJECTIVES:
-            values = group[name].to_numpy(dtype=float)
-            defined = values[~np.isnan(values)]
-            row[f"{name}_mean"] = float(defined.mean()) if len(defined) else float("nan")
-            row[f"{name}_std"] = float(np.nanstd(values, ddof=1)) if len(values) > 1 else float("nan")
-            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = bootstrap_mean_ci(values, n_boot=n_boot)
-        rows.append(row)
-    table = pd.DataFrame(rows, columns=list(PARETO_COLUMNS[: PARETO_COLUMNS.index("pareto_rank")]))
-    if table.empty:
+    groups, n = setting_groups(done)
+    done, groups = done[groups >= 0], groups[groups >= 0]
+    if n == 0:
         return pd.DataFrame(columns=list(PARETO_COLUMNS))
+    first = np.unique(groups, return_index=True)[1]  # each setting's first row, in setting order
+    # typed by their values, as columns built from them row by row would be
+    table = done.iloc[first][["agent", "setting", *SETTING_COLUMNS]].reset_index(drop=True).infer_objects()
+    table["n_seeds"] = done.groupby(groups)["seed"].nunique().to_numpy()
+    learned = done["return_final"].to_numpy(dtype=float) >= LEARNED_RETURN
+    table["n_seeds_learned"] = np.bincount(groups, weights=learned, minlength=n).astype(int)
+    names = [name for name, _ in OBJECTIVES]
+    low, high = bootstrap_mean_cis(groups, done[names].to_numpy(dtype=float), n, n_boot=n_boot)
+    for j, name in enumerate(names):
+        values = done[name].to_numpy(dtype=float)
+        table[f"{name}_mean"] = group_means(groups, values, n)
+        table[f"{name}_std"] = group_stds(groups, values, n)
+        table[f"{name}_ci_low"], table[f"{name}_ci_high"] = low[:, j], high[:, j]
     senses = [sense for _, sense in OBJECTIVES]
     points = table[[f"{name}_mean" for name, _ in OBJECTIVES]].to_numpy(dtype=float)
     points = worst_for_undefined(points, senses)
     ranks = pareto_ranks(points, senses)
     table["pareto_rank"] = ranks
     table["on_front"] = ranks == 1
-    dom = dominance_matrix(points, senses)
-    labels = table["setting"].tolist()
-    table["dominated_by"] = ["; ".join(labels[i] for i in np.flatnonzero(dom[:, j])) for j in range(len(table))]
+    table["dominated_by"] = dominated_by(points, senses, ranks, table["setting"].tolist())
     return table[list(PARETO_COLUMNS)].sort_values(["pareto_rank", "violations_total_mean"]).reset_index(drop=True)
 
 
@@ -178,12 +213,59 @@ def reference_point(trials: pd.DataFrame) -> tuple[float, float]:
     return 0.0, 1.1 * most + 1.0
 
 
-def defined_mean(values: np.ndarray) -> np.ndarray:
-    """Column means [m] of `values` [n, m] over the defined (non-NaN) entries; NaN where none is."""
-    defined = ~np.isnan(values)
-    counts = defined.sum(axis=0)
-    sums = np.where(defined, values, 0.0).sum(axis=0)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+def resampled_hypervolumes(
+    values: np.ndarray, groups: np.ndarray, n_groups: int, ref: tuple[float, float], n_boot: int, seed: int
+) -> np.ndarray:
+    """[n_boot] hypervolumes of the settings' means, each over its seeds resampled with
+    replacement. values: [n, 2] objectives per trial (NaN: undefined, left out of a mean);
+    groups: [n] each trial's setting.
+
+    The draws are those of one loop over draws and settings in order, each setting drawing
+    `rng.integers(k, size=k)` for its k seeds, and each mean sums its values one after the
+    other: one setting at a time did so, and the committed tables rebuild to the last bit.
+    Settings of one size in a row draw in one call (the generator's stream is the same). A
+    setting of one seed draws nothing and never changes: of those, only the ones on their
+    own front can add area.
+    """
+    senses = [sense for _, sense in OBJECTIVES]
+    sizes = np.bincount(groups, minlength=n_groups)
+    resampled = sizes[groups] > 1
+    fixed = values[~resampled]
+    fixed = fixed[np.all(fixed * senses > np.asarray(ref) * senses, axis=1)]  # the others add nothing
+    fixed = fixed[pareto_ranks(fixed, senses) == 1]
+    if not resampled.any():
+        return np.full(n_boot, hypervolume_2d(fixed, senses, ref))
+    order = np.argsort(groups[resampled], kind="stable")
+    v = values[resampled][order]  # [r, 2], setting after setting
+    ids = np.unique(groups[resampled], return_inverse=True)[1].ravel()[order]  # [r]: setting, in 0..g-1
+    k = sizes[sizes > 1]  # [g] seeds per setting
+    starts = np.cumsum(k) - k  # [g] each setting's first row
+    base = np.repeat(starts, k)  # [r]
+    edges = [*np.flatnonzero(np.r_[True, k[1:] != k[:-1]]).tolist(), len(k)]
+    runs = [(int(k[a]), int(starts[a]), int(starts[b]) if b < len(k) else len(v)) for a, b in itertools.pairwise(edges)]
+    defined = ~np.isnan(v)
+    zeroed = [np.ascontiguousarray(np.where(defined[:, j], v[:, j], 0.0)) for j in range(2)]
+    counted = [None if defined[:, j].all() else defined[:, j].astype(float) for j in range(2)]  # exact counts
+    rng = np.random.default_rng(seed)
+    hypervolumes = []
+    step = max(1, CHUNK // len(v))
+    for first in range(0, n_boot, step):
+        d = min(step, n_boot - first)
+        picks = np.empty((len(v), d), dtype=np.int64)  # [r, d]: each draw's picks, a column
+        for i in range(d):
+            for size, start, stop in runs:
+                picks[start:stop, i] = rng.integers(size, size=stop - start)
+        means = np.empty((d, len(k), 2))
+        for batch, rows in by_size(ids, len(k)):
+            rows = np.ascontiguousarray(rows.T)  # [size, batch]
+            # [size, batch, d]: summed over its first axis, one value after the other
+            drawn = np.take(picks, rows, axis=0) + base[rows][..., None]
+            for j in range(2):
+                sums = np.take(zeroed[j], drawn).sum(axis=0)
+                counts = rows.shape[0] if counted[j] is None else np.take(counted[j], drawn).sum(axis=0)
+                means[:, batch, j] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).T
+        hypervolumes += [hypervolume_2d(np.concatenate([fixed, m]), senses, ref) for m in means]
+    return np.asarray(hypervolumes)
 
 
 def hypervolume_table(trials: pd.DataFrame, pareto: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -191,22 +273,20 @@ def hypervolume_table(trials: pd.DataFrame, pareto: pd.DataFrame, n_boot: int = 
     bootstrap CI over seeds; ``n_front`` counts pareto's ``on_front`` rows.
 
     Each bootstrap draw resamples every setting's seeds with replacement, recomputes the
-    means and the hypervolume of their front. One row, `HYPERVOLUME_COLUMNS`.
+    means and the hypervolume of their front (`resampled_hypervolumes`). One row,
+    `HYPERVOLUME_COLUMNS`.
     """
     done = trials[trials["status"] == "TERMINATED"]
     ref = reference_point(done)
     senses = [sense for _, sense in OBJECTIVES]
     names = [name for name, _ in OBJECTIVES]
-    # the settings of pareto.csv, grouped alike; resampled means over the seeds that define them
-    groups = [g[names].to_numpy(dtype=float) for _, g in done.groupby(["agent", "setting"], sort=True)]
-    if not groups:
+    # the settings of pareto.csv, grouped alike
+    groups, n = setting_groups(done)
+    if n == 0:
         return pd.DataFrame([dict.fromkeys(HYPERVOLUME_COLUMNS, float("nan"))])
     hv = hypervolume_2d(pareto[[f"{name}_mean" for name in names]].to_numpy(dtype=float), senses, ref)
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_boot):
-        resampled = np.array([defined_mean(g[rng.integers(len(g), size=len(g))]) for g in groups])
-        draws.append(hypervolume_2d(resampled, senses, ref))
+    values = done[names].to_numpy(dtype=float)[groups >= 0]
+    draws = resampled_hypervolumes(values, groups[groups >= 0], n, ref, n_boot, seed)
     n_front = int(pareto["on_front"].sum())
     row = {
         "hypervolume": hv,

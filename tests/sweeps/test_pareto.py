@@ -7,7 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sweeps.pareto import bootstrap_mean_ci, dominance_matrix, dominates, hypervolume_2d, pareto_ranks
+from sweeps.pareto import (
+    bootstrap_mean_ci,
+    bootstrap_mean_cis,
+    dominates,
+    dominator_counts,
+    dominators,
+    earlier_at_least,
+    group_means,
+    group_stds,
+    hypervolume_2d,
+    pareto_ranks,
+)
 
 SENSES = np.array([1, -1])  # maximise return, minimise violations
 
@@ -50,11 +61,22 @@ def test_ranks_match_brute_force(points):
 
 
 @settings(max_examples=60, deadline=None)
-@given(points_strategy)
-def test_dominance_matrix_matches_pairwise(points):
-    dom = dominance_matrix(points, SENSES)
-    for i, j in itertools.product(range(len(points)), repeat=2):
-        assert dom[i, j] == dominates(points[i], points[j], SENSES)
+@given(points_strategy, st.integers(0, 4))
+def test_dominators_match_pairwise(points, most):
+    """Counts and lists of dominators; the lattice makes ties and identical points common."""
+    pairwise = [[i for i in range(len(points)) if dominates(points[i], points[j], SENSES)] for j in range(len(points))]
+    np.testing.assert_array_equal(dominator_counts(points, SENSES), [len(d) for d in pairwise])
+    listed = dominators(points, SENSES, pareto_ranks(points, SENSES), most)
+    for found, expected in zip(listed, pairwise, strict=True):
+        assert (found is None) == (len(expected) > most)
+        assert found is None or found.tolist() == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 9), max_size=40))
+def test_earlier_at_least_counts_by_brute_force(keys):
+    expected = [sum(keys[j] >= keys[i] for j in range(i)) for i in range(len(keys))]
+    assert earlier_at_least(np.array(keys, dtype=int)).tolist() == expected
 
 
 @settings(max_examples=25, deadline=None)
@@ -99,6 +121,25 @@ def test_bootstrap_ci_covers_the_mean_at_the_stated_rate():
         low, high = bootstrap_mean_ci(rng.normal(0.0, 1.0, size=30), n_boot=500, seed=int(rng.integers(1e6)))
         covered += low <= 0.0 <= high
     assert 0.88 <= covered / 200 <= 0.99
+
+
+def test_grouped_statistics_equal_one_group_at_a_time_to_the_last_bit():
+    """What pareto.csv's rows held when each setting was aggregated alone: the committed
+    tables rebuild unchanged."""
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 12, size=300)
+    values = rng.normal(50.0, 30.0, size=300) * 10 ** rng.uniform(-3, 3, size=300)
+    values[rng.random(300) < 0.1] = np.nan
+    low, high = bootstrap_mean_cis(groups, values, 13, n_boot=200)
+    low, high = low[:, 0], high[:, 0]
+    means, stds = group_means(groups, values, 13), group_stds(groups, values, 13)
+    for g in range(13):
+        v = values[groups == g]
+        defined = v[~np.isnan(v)]
+        assert (low[g], high[g]) == bootstrap_mean_ci(v, n_boot=200) or np.isnan(low[g]) == (len(defined) == 0)
+        assert means[g] == defined.mean() if len(defined) else np.isnan(means[g])
+        if len(v) > 1 and len(defined) > 1:
+            assert stds[g] == np.nanstd(v, ddof=1)
 
 
 def test_seed_order_puts_a_budgets_first_seeds_first_without_repeats():
