@@ -11,37 +11,41 @@ the final Pareto table has honest statistics.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from shield.settings import PAPER_SHIELD
+from shield.weights import WeightFiles
 from sweeps.plan import Plan, Study, shield_settings
+
+if TYPE_CHECKING:
+    from ray import tune
 
 SPACE = {"d_max": (0.5, 5.0), "rho": (0.5, 1.0), "buffer_size": [10, 25, 50, 100, 200]}
 MARGINS = [2.0, 5.0, 10.0, 20.0]
 OBJECTIVES = {"env_runners/shield/return_final": "max", "env_runners/shield/violations_total": "min"}
 TRIALS = {"smoke": 3, "quick": 12, "paper": 48}
+PENDING = "TUNE_MAX_PENDING_TRIALS_PG"  # how many trials Tune starts at once
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, help="settings NSGA-II proposes (default: smoke 3, quick 12, paper 48)")
 
 
-def search(plan: Plan, trials: int) -> list[dict]:
-    """Phase 1; returns the settings on its front (rounded for readable tables)."""
-    from optuna.samplers import NSGAIISampler
+def search_space(plan: Plan, weights: WeightFiles) -> dict[str, Any]:
+    """Tune's param space of the search: the paper's trial configuration (every margin's
+    encoder among `weights`) on the plan's first seed, with the shield
+    settings NSGA-II picks drawn from `SPACE` and `MARGINS`."""
     from ray import tune
-    from ray.tune.search.optuna import OptunaSearch
 
     from rllib_algos.trial_config import trial_config
-    from sweeps.manifest import write_manifest
-    from sweeps.report import read_trials
-    from sweeps.results import pareto_table
-    from sweeps.runner import connect, fit, study_weights, trial_budget, trial_dirname
+    from sweeps.runner import trial_budget
 
-    connect()
-    weights = study_weights(plan, MARGINS)
     (paper,) = shield_settings({})  # the paper's setting
     config = trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), paper, weights, plan.gpus_per_trial)
     config.shield(weights=weights)  # every margin's encoder: the search picks α
@@ -55,21 +59,66 @@ def search(plan: Plan, trials: int) -> list[dict]:
         "buffer_size": tune.choice(SPACE["buffer_size"]),
         "margin": tune.choice(MARGINS),
     }
-    search_dir = plan.run_dir / "search"
+    return space
+
+
+def search_config(plan: Plan, trials: int) -> tune.TuneConfig:
+    """Tune's settings of the search: `trials` trials proposed by NSGA-II (a population of a
+    third of them, at least 4) towards `OBJECTIVES`, `--max-concurrent` at once."""
+    from optuna.samplers import NSGAIISampler
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    from sweeps.runner import trial_dirname
+
     searcher = OptunaSearch(
         metric=list(OBJECTIVES),
         mode=list(OBJECTIVES.values()),
         sampler=NSGAIISampler(seed=0, population_size=max(4, trials // 3)),
     )
-    tune_config = tune.TuneConfig(
+    return tune.TuneConfig(
         search_alg=searcher,
         num_samples=trials,
         max_concurrent_trials=plan.args.max_concurrent or None,
         trial_dirname_creator=trial_dirname,
         trial_name_creator=trial_dirname,
     )
+
+
+@contextlib.contextmanager
+def trials_starting_at_once() -> Iterator[int]:
+    """While it lasts, Tune starts up to one trial per CPU of the cluster at once (unless
+    ``TUNE_MAX_PENDING_TRIALS_PG`` says otherwise); yields that number.
+
+    Tune's default for a searcher is one at a time: each trial waits for the one before it
+    to start its actor (seconds: a new process importing RLlib, benchmarks/driver_overhead.py),
+    so that a cluster of many slots would refill them slower than its trials end.
+    """
+    import ray
+
+    previous = os.environ.get(PENDING)
+    os.environ[PENDING] = previous or str(max(1, int(ray.cluster_resources().get("CPU", 1))))
+    try:
+        yield int(os.environ[PENDING])
+    finally:
+        if previous is None:
+            del os.environ[PENDING]
+
+
+def search(plan: Plan, trials: int) -> list[dict]:
+    """Phase 1; returns the settings on its front (rounded for readable tables)."""
+    from sweeps.manifest import write_manifest
+    from sweeps.report import read_trials
+    from sweeps.results import pareto_table
+    from sweeps.runner import connect, fit, study_weights
+
+    connect()
+    weights = study_weights(plan, MARGINS)
+    space, tune_config = search_space(plan, weights), search_config(plan, trials)
+    search_dir = plan.run_dir / "search"
     started = time.time()
-    fit(search_dir, space, tune_config, plan.budget.iterations)
+    with trials_starting_at_once():
+        fit(search_dir, space, tune_config, plan.budget.iterations)
     search_plan = replace(plan, run_dir=search_dir)
     searched = {
         "settings": [],
@@ -93,7 +142,7 @@ def search(plan: Plan, trials: int) -> list[dict]:
             "k": PAPER_SHIELD.k,
         }
         for row in front.itertuples()
-    ] or [paper]
+    ] or shield_settings({})  # none on the front: the paper's setting
 
 
 def run(plan: Plan) -> int:
