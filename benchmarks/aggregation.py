@@ -52,6 +52,7 @@ STAGES = (
     "plot_paper_comparison",
     "plot_pareto",
     "plot_curves",
+    "write_attainment",
 )
 
 

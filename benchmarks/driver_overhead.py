@@ -1,13 +1,14 @@
 """Driver overhead per trial of an Optuna search through Tune (target: under 1% of a quick trial).
 
-The search's own machinery (`sweeps.pareto_search`: its param space, NSGA-II searcher and
-Tune settings; `sweeps.runner.run_config`: checkpoints after every iteration, retries,
-the trials.csv callback) on local Ray, with a trainable that trains nothing: each trial
-reports the two objectives, computed from its shield settings, after one iteration. What
-a trial costs here is what the driver, Tune and Ray spend on it: proposing, starting its
-actor, checkpointing, logging, the callbacks. Prints, per study size: the wall time per
-trial, the time inside the trainable per trial (to subtract), and that overhead over a
-quick-budget trial's time (the median of results/threshold/quick/trials.csv's wall_s).
+The search's own machinery (`sweeps.pareto_search`: its param space, NSGA-II searcher,
+Tune settings, progress table and trials started at once; `sweeps.runner.run_config`:
+checkpoints after every iteration, retries, the trials.csv callback) on local Ray, with a
+trainable that trains nothing: each trial reports the two objectives, computed from its
+shield settings, after one iteration. What a trial costs here is what the driver, Tune and
+Ray spend on it: proposing, starting its actor, checkpointing, logging, the callbacks.
+Prints, per study size: the wall time per trial, the time inside the trainable per trial
+(to subtract), and that overhead over a quick-budget trial's time (the median of
+results/threshold/quick/trials.csv's wall_s).
 
     python benchmarks/driver_overhead.py                        # 100 then 1,000 trials
     python benchmarks/driver_overhead.py --reuse-actors         # one actor for many trials
@@ -28,7 +29,14 @@ from pathlib import Path
 import pandas as pd
 from ray import tune
 
-from sweeps.pareto_search import MARGINS, STUDY, search_config, search_space, trials_starting_at_once
+from sweeps.pareto_search import (
+    MARGINS,
+    STUDY,
+    search_config,
+    search_reporter,
+    search_space,
+    trials_starting_at_once,
+)
 from sweeps.plan import make_plan, parse_args
 from sweeps.runner import connect, run_config, study_weights
 
@@ -89,7 +97,7 @@ def run_search(storage: Path, trials: int, reuse: bool, profile: Path | None = N
         ReusableObjectives if reuse else Objectives,
         param_space=search_space(plan, weights),
         tune_config=tune_config,
-        run_config=run_config(plan.run_dir / "search", iterations=1),
+        run_config=run_config(plan.run_dir / "search", iterations=1, reporter=search_reporter()),
     )
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()

@@ -22,9 +22,9 @@ def run_plan(study: Study, args: argparse.Namespace) -> int:
         return 2
     if study.run is not None:
         return study.run(plan)
-    from sweeps.runner import run_grid  # imports Ray: only once the inputs are checked
+    from sweeps.runner import run_grid, run_rounds  # import Ray: only once the inputs are checked
 
-    return run_grid(plan)
+    return run_rounds(plan) if plan.first_round is not None else run_grid(plan)
 
 
 def run_study(study: Study, argv: Sequence[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from shield.envs import DEFAULT_ENV, OBS_KINDS, check_env_id, check_obs_kind
 from shield.settings import PAPER_SHIELD, ShieldParams
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
+from sweeps.verdicts import VERDICT_MIN_SEEDS
 
 # The settings a study can sweep (`--d-max`, ...); the others stay at the paper's values.
 SWEPT = ("d_max", "margin", "rho", "buffer_size", "k", "d_max_rule", "adaptive_recall", "adaptive_flag_rate")
@@ -91,9 +92,13 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
     parser.add_argument("--budget", choices=list(STUDY_BUDGETS), default="quick", help="trial length and seeds")
     parser.add_argument(
         "--seeds",
-        type=int,
+        type=seeds_arg,
         help="seeds per setting, each its own fixed layout (123, 456, 789, 1000, ...; quick budget: 123, 789, 456, "
-        "...); default: the budget's (quick 2, paper 5)",
+        "...); default: the budget's (quick 2, paper 5). 'auto': in rounds, one more seed after each round for the "
+        "settings still undecided, up to --max-seeds",
+    )
+    parser.add_argument(
+        "--max-seeds", type=int, default=10, help="with --seeds auto: the most seeds a setting gets (the cap)"
     )
     parser.add_argument(
         "--agent",
@@ -133,6 +138,19 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
     return parser
 
 
+AUTO = "auto"
+
+
+def seeds_arg(text: str) -> int | str:
+    """--seeds: a number of seeds, or 'auto'."""
+    if text == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seeds or 'auto', got {text!r}") from None
+
+
 def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=f"sweeps/{study.name}.py",
@@ -151,10 +169,11 @@ class Plan:
     budget: StudyBudget
     obs: str
     artifacts: str  # pretraining budget of the encoder and Q_p
-    seeds: list[int]
+    seeds: list[int]  # every setting's seeds; with --seeds auto, the order seeds are added in, up to the cap
     settings: list[dict[str, Any]]
     run_dir: Path
     resume: bool  # the run must exist (--resume)
+    first_round: int | None = None  # with --seeds auto: the seeds of the first round (else None)
 
     @property
     def env(self) -> str:
@@ -192,6 +211,8 @@ def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str,
     """
     keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in shield_margins(settings))]
     identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, settings, keys]
+    if args.seeds == AUTO:
+        identity.append(args.max_seeds)
     if args.gpus_per_trial > 0:
         # GPU and CPU trials round differently: a run on one does not resume on the other. The
         # share is left out (it changes no number), and so is 0, so CPU run ids stay as they were.
@@ -225,7 +246,17 @@ def make_plan(
     obs = check_obs_kind(args.obs or budget.obs)
     agent_preset(args.agent)
     seeds_per_setting = budget.seeds if args.seeds is None else args.seeds
-    seeds = seeds_for(seeds_per_setting, budget.first_seeds)
+    first_round = None
+    if seeds_per_setting == AUTO:
+        if args.max_seeds < VERDICT_MIN_SEEDS:
+            raise ValueError(
+                f"--max-seeds must be at least {VERDICT_MIN_SEEDS} with --seeds auto (no verdict is confident with "
+                f"fewer shared seeds), got {args.max_seeds}"
+            )
+        first_round = min(max(budget.seeds, VERDICT_MIN_SEEDS), args.max_seeds)
+        seeds = seeds_for(args.max_seeds, budget.first_seeds)
+    else:
+        seeds = seeds_for(seeds_per_setting, budget.first_seeds)
     if args.max_concurrent < 0:
         raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
     check_gpus_per_trial(args.gpus_per_trial)
@@ -241,7 +272,8 @@ def make_plan(
     artifacts = args.artifacts or budget.artifacts
     identity = argparse.Namespace(**{**vars(args), "seeds": seeds_per_setting})
     run_id = run_id or args.run_id or run_id_for(study, identity, obs, artifacts, settings)
-    return Plan(study, args, budget, obs, artifacts, seeds, settings, storage / study.name / run_id, args.resume)
+    run_dir = storage / study.name / run_id
+    return Plan(study, args, budget, obs, artifacts, seeds, settings, run_dir, args.resume, first_round)
 
 
 def check_gpus_per_trial(gpus: float) -> None:

@@ -25,6 +25,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
 
+from sweeps.intervals import INTERVALS_SAID
+
 DPI = 110
 TITLE_SIZE, LABEL_SIZE, TEXT_SIZE = 12, 11, 10  # points
 BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown")}
@@ -154,17 +156,29 @@ def save(fig: Figure, path: Path) -> None:
 
 
 def front_points(table: pd.DataFrame) -> pd.DataFrame:
-    """The front's points in the order its line joins them: pareto.csv's ``on_front`` rows
-    with defined means, by violations (fewest first) then return."""
-    front = table[table["on_front"].astype(bool)]
+    """The front's points in the order its line joins them: pareto.csv's rows whose verdict
+    is ``front``, with defined means, by violations (fewest first) then return."""
+    front = table[table["verdict"] == "front"]
     front = front[np.isfinite(front["violations_total_mean"]) & np.isfinite(front["return_final_mean"])]
     return front.sort_values(["violations_total_mean", "return_final_mean"])
 
 
-def point_style(mode: str, on_front: bool) -> tuple[str, str, str]:
-    """(marker, edge colour, face colour): baselines by mode; the shield filled on the front, hollow off it."""
+# marker fill by pareto.csv's verdict: what the seeds support is what the eye reads first
+FILLS = {"front": "full", "undecided": "left", "dominated": "none"}
+
+
+def point_style(mode: str, verdict: str) -> tuple[str, str, str]:
+    """(marker, colour, fill style): the marker and colour by mode, filled on the front,
+    half-filled when undecided, hollow when dominated with confidence."""
     marker, colour = BASELINE_MARKERS.get(mode, SHIELD_MARKER)
-    return marker, colour, colour if on_front or mode in BASELINE_MARKERS else "white"
+    return marker, colour, FILLS.get(verdict, "full")
+
+
+def bars(low: float, mean: float, high: float) -> list[list[float]]:
+    """Error-bar lengths below and above `mean`; none where the interval is empty."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return [[0.0], [0.0]]
+    return [[mean - low], [high - mean]]
 
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in display pixels
@@ -249,9 +263,11 @@ def gap_to(box: Box, point: tuple[float, float]) -> float:
 
 
 def label_text(row: pd.Series, name: str) -> str:
-    """The setting's short name over how many of its seeds learned ("k/n learned")."""
+    """The setting's short name over how many of its seeds learned ("k/n learned") and, off
+    the front, its verdict."""
     learned = f"\n{int(row['n_seeds_learned'])}/{int(row['n_seeds'])} learned" if "n_seeds_learned" in row else ""
-    return name + learned
+    verdict = f", {row['verdict']}" if row.get("verdict", "front") != "front" else ""
+    return name + learned + verdict
 
 
 def obstacle_boxes(ax, table: pd.DataFrame, seeds: pd.DataFrame, front: pd.DataFrame) -> list[Box]:
@@ -325,7 +341,7 @@ def draw_points(ax, means: pd.DataFrame, seeds: pd.DataFrame, front: pd.DataFram
     several = means.loc[means["n_seeds"] > 1, "setting"]
     seeds = seeds[pd.Index(several).unique().get_indexer(seeds["setting"]) >= 0]
     for _, group in seeds.groupby("mode"):  # a mode's seeds look alike: one artist for them all
-        marker, colour, _ = point_style(group["mode"].iloc[0], True)
+        marker, colour, _ = point_style(group["mode"].iloc[0], "front")
         # over the CI bars: with few seeds the bars end at the seeds
         ax.plot(
             group["violations_total"],
@@ -338,16 +354,41 @@ def draw_points(ax, means: pd.DataFrame, seeds: pd.DataFrame, front: pd.DataFram
             zorder=4,
             in_layout=False,  # inside the axes: measuring 10^5 of them would not move it
         )
-    for (mode, on_front), group in means.drop(index=named.index).groupby(["mode", "on_front"]):
-        marker, edge, face = point_style(mode, bool(on_front))
+    for (mode, verdict), group in means.drop(index=named.index).groupby(["mode", "verdict"]):
+        marker, colour, fill = point_style(mode, verdict)
         x, y = group["violations_total_mean"], group["return_final_mean"]
-        ax.plot(x, y, marker, color=edge, mfc=face, mew=0.8, ms=CLOUD_SIZE, ls="", zorder=2, in_layout=False)
+        ax.plot(
+            x,
+            y,
+            marker,
+            color=colour,
+            fillstyle=fill,
+            mfcalt="white",
+            mew=0.8,
+            ms=CLOUD_SIZE,
+            ls="",
+            zorder=2,
+            in_layout=False,
+        )
     for _, row in named.iterrows():
         x, y = row["violations_total_mean"], row["return_final_mean"]
-        marker, edge, face = point_style(row["mode"], bool(row["on_front"]))
-        xerr = [[x - row["violations_total_ci_low"]], [row["violations_total_ci_high"] - x]]
-        yerr = [[y - row["return_final_ci_low"]], [row["return_final_ci_high"] - y]]
-        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, color=edge, mfc=face, mew=1.6, ms=MEAN_SIZE, capsize=3)
+        marker, colour, fill = point_style(row["mode"], row["verdict"])
+        xerr = bars(row["violations_total_ci_low"], x, row["violations_total_ci_high"])
+        yerr = bars(row["return_final_ci_low"], y, row["return_final_ci_high"])
+        ax.errorbar(
+            x,
+            y,
+            xerr=xerr,
+            yerr=yerr,
+            fmt=marker,
+            color=colour,
+            fillstyle=fill,
+            mfc=colour,
+            mfcalt="white",
+            mew=1.6,
+            ms=MEAN_SIZE,
+            capsize=3,
+        )
     if len(front) > 1:
         ax.plot(
             front["violations_total_mean"],
@@ -490,7 +531,12 @@ def pareto_panels(table, trials, means, seeds, front, named, title: str, inner: 
         axis_titles(axes[1], log, short=True)
         axes[1].set_title(f"zoom on the {len(inner)} settings in the dotted box", fontsize=LABEL_SIZE)
     fig.legend(handles=pareto_legend(table, len(front) > 1), loc="outside lower center", ncols=4, fontsize=TEXT_SIZE)
-    add_title(fig, title, f"{run_summary(trials)}: mean per setting with 95% CI bars, seeds as dots")
+    add_title(
+        fig,
+        title,
+        f"{run_summary(trials)}: mean per setting, 95% t-interval bars ({INTERVALS_SAID}), seeds as dots; "
+        "the fill is the verdict of paired tests",
+    )
     draw(fig)
     return fig, (tuple(axes) if zoom else main)
 
@@ -503,16 +549,31 @@ def pareto_legend(table: pd.DataFrame, with_front: bool) -> list:
         for mode, (m, c) in BASELINE_MARKERS.items()
         if mode in modes
     ]
-    shield = table[table["mode"] == "shield"]["on_front"].astype(bool)
     m, c = SHIELD_MARKER
-    if shield.any():
-        handles.append(Line2D([], [], marker=m, color=c, ls="", ms=MEAN_SIZE, label="shield, on the front"))
-    if (~shield).any():
+    if (table["mode"] == "shield").any():
+        handles.append(Line2D([], [], marker=m, color=c, ls="", ms=MEAN_SIZE, label="shield (mean)"))
+    said = {
+        "front": "filled: on the front",
+        "undecided": "half: undecided at these seeds",
+        "dominated": "hollow: dominated with confidence",
+    }
+    for verdict in [v for v in FILLS if v in set(table["verdict"])]:
         handles.append(
-            Line2D([], [], marker=m, color=c, mfc="white", mew=1.6, ls="", ms=MEAN_SIZE, label="shield, dominated")
+            Line2D(
+                [],
+                [],
+                marker="o",
+                color="0.3",
+                fillstyle=FILLS[verdict],
+                mfcalt="white",
+                mew=1.6,
+                ls="",
+                ms=MEAN_SIZE,
+                label=said[verdict],
+            )
         )
     handles.append(Line2D([], [], marker="o", color="0.3", alpha=0.5, ls="", ms=SEED_SIZE, label="one seed"))
-    handles.append(Line2D([], [], marker="|", color="0.3", ls="-", label="95% CI of the mean"))
+    handles.append(Line2D([], [], marker="|", color="0.3", ls="-", label="95% t-interval of the mean"))
     if with_front:
         handles.append(Line2D([], [], ls="--", color="tab:red", label="Pareto front"))
     return handles
@@ -525,7 +586,7 @@ def mean_labels(means: pd.DataFrame, names: dict[str, str]) -> list[Label]:
     """A label per mean: its short name and k/n learned, in its mode's colour (greys darker)."""
     labels = []
     for _, row in means.iterrows():
-        _, colour, _ = point_style(row["mode"], True)
+        _, colour, _ = point_style(row["mode"], "front")
         text = label_text(row, names[row["setting"]])
         colour = "0.25" if colour == "tab:gray" else colour
         labels.append((row["violations_total_mean"], row["return_final_mean"], text, colour))

@@ -6,10 +6,10 @@ iteration) are all it reads. A published folder (`publish`: the committed
 results/reproduce/nstep3/, ...) has no trial folders; its trials.csv and curves.csv are
 read instead. `write_report` writes, into the folder:
 
-trials.csv, curves.csv, pareto.csv, hypervolume.csv, paper_comparison.csv, pareto.png,
-curves_return.png, curves_violations.png, and paper_comparison.png for runs comparable with
-the paper's (`sweeps.paper_figures.comparability`; columns and plots documented in
-results/README.md).
+trials.csv, curves.csv, pareto.csv, hypervolume.csv, paper_comparison.csv, sensitivity.csv,
+pareto.png, curves_return.png, curves_violations.png, sensitivity.png, and
+paper_comparison.png for runs comparable with the paper's
+(`sweeps.paper_figures.comparability`; columns and plots documented in results/README.md).
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from sweeps.attainment import write_attainment
 from sweeps.manifest import MANIFEST, read_manifest
 from sweeps.paper_figures import paper_comparison
 from sweeps.plots import named_settings, plot_curves, plot_paper_comparison, plot_pareto, run_summary
 from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
+from sweeps.search_storage import JOURNAL
+from sweeps.sensitivity import write_sensitivity
 
 CURVE_COLUMNS = ("setting", "seed", "trial_id", "env_steps", "return_final", "violations_total")
 PUBLISHED = ("*.csv", "*.png", MANIFEST)
@@ -164,4 +167,15 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
             paths[name] = experiment_dir / name
             subtitle = f"{run_summary(trials)}: {what} {shown}"
             plot_curves(curves, column, ylabel, paths[name], title, subtitle, subset)
+
+    # each seed's front and the attainment surfaces across seeds (sweeps.attainment)
+    paths |= write_attainment(experiment_dir, trials, title)
+
+    # the outcomes against the swept shield parameters, when some trial finished (sweeps.sensitivity)
+    paths |= write_sensitivity(experiment_dir, trials, title)
+
+    if (experiment_dir / JOURNAL).exists():  # a search's first phase: Optuna's own plots too
+        from sweeps.search_storage import write_study_plots
+
+        paths |= {path.name: path for path in write_study_plots(experiment_dir)}
     return paths

@@ -6,26 +6,23 @@ Functions take and return DataFrames; only `append_trial_row` touches files.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from shield.settings import RELEVANT, ShieldParams, setting_label
+from sweeps.intervals import printed_intervals
 from sweeps.pareto import (
-    CHUNK,
-    bootstrap_mean_cis,
-    by_size,
-    dominator_counts,
-    dominators,
     group_means,
     group_stds,
     hypervolume_2d,
     pareto_ranks,
 )
+from sweeps.verdicts import VERDICTS, scores, verdicts
 
 SETTING_COLUMNS = ShieldParams.names()  # every shield setting, in declaration order
 METRIC_COLUMNS = (
@@ -51,7 +48,8 @@ TRIAL_COLUMNS = ("trial_id", "status", "agent", "setting", *SETTING_COLUMNS, "se
 # on S9N1; a seed that has not learned stays near 0).
 LEARNED_RETURN = 0.9
 OBJECTIVES = (("return_final", 1), ("violations_total", -1))  # maximise, minimise
-STAT_SUFFIXES = ("mean", "std", "ci_low", "ci_high")
+RANGES = {"return_final": (0.0, 1.0), "violations_total": (0.0, np.inf)}  # what each can be
+STAT_SUFFIXES = ("mean", "std", "ci_low", "ci_high", "ci_note")
 PARETO_COLUMNS = (
     "agent",
     "setting",
@@ -59,11 +57,22 @@ PARETO_COLUMNS = (
     "n_seeds",
     "n_seeds_learned",
     *(f"{name}_{stat}" for name, _ in OBJECTIVES for stat in STAT_SUFFIXES),
+    "verdict",
+    "dominated_by",
+    "undecided_against",
+    "dominance_p",
     "pareto_rank",
     "on_front",
-    "dominated_by",
 )
-HYPERVOLUME_COLUMNS = ("hypervolume", "ci_low", "ci_high", "reference_return", "reference_violations", "n_front")
+HYPERVOLUME_COLUMNS = (
+    "hypervolume",
+    "ci_low",
+    "ci_high",
+    "ci_note",
+    "reference_return",
+    "reference_violations",
+    "n_front",
+)
 
 
 def _get(tree: dict, *keys: str, default: Any = float("nan")) -> Any:
@@ -123,29 +132,36 @@ def setting_groups(done: pd.DataFrame) -> tuple[np.ndarray, int]:
     return groups, int(groups.max()) + 1 if len(groups) else 0
 
 
-# dominated_by names at most this many settings; a row dominated by more says how many
-# (a study of 10^5 settings would otherwise write 10^10 names)
-DOMINATED_BY_LISTED = 10
+def per_seed_scores(done: pd.DataFrame, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """[n_groups, seeds, 2]: each setting's `sweeps.verdicts.scores` on every seed of the
+    study, NaN where it did not run that seed. A return_final left undefined (no episode
+    finished) counts as 0, the lowest return: such a setting loses, it does not vanish."""
+    seeds, seed_index = np.unique(done["seed"].to_numpy(), return_inverse=True)
+    values = scores(
+        np.nan_to_num(done["return_final"].to_numpy(dtype=float), nan=0.0),
+        done["violations_total"].to_numpy(dtype=float),
+    )
+    sums = np.zeros((n_groups, len(seeds), 2))
+    counts = np.zeros((n_groups, len(seeds), 1))
+    np.add.at(sums, (groups, seed_index.ravel()), values)  # a seed run twice: its mean
+    np.add.at(counts, (groups, seed_index.ravel()), 1.0)
+    with np.errstate(invalid="ignore"):
+        return sums / counts
 
 
-def dominated_by(points: np.ndarray, senses: Sequence[int], ranks: np.ndarray, labels: Sequence[str]) -> list[str]:
-    """Per point of `points` [n, 2]: the `labels` of the points that dominate it, in label
-    order, separated by "; "; "<k> settings" when more than `DOMINATED_BY_LISTED` do."""
-    counts = dominator_counts(points, senses).tolist()
-    listed = dominators(points, senses, ranks, DOMINATED_BY_LISTED)
-    return [
-        f"{count} settings" if names is None else "; ".join(labels[i] for i in names.tolist())
-        for names, count in zip(listed, counts, strict=True)
-    ]
+def setting_names(indices: list[list[int]], labels: Sequence[str]) -> list[str]:
+    """Per row: the `labels` of its `indices`, in label order, separated by "; "."""
+    return ["; ".join(sorted(labels[i] for i in row)) for row in indices]
 
 
-def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
+def pareto_table(trials: pd.DataFrame) -> pd.DataFrame:
     """Aggregate completed trials over seeds into one row per setting (`PARETO_COLUMNS`).
 
-    mean/std/ci over seeds (percentile bootstrap 95% CI of the mean); `n_seeds_learned`
-    counts the seeds whose return_final reached `LEARNED_RETURN`; `pareto_rank` from
-    non-dominated sorting of the means (1 = front); `dominated_by` lists the settings
-    whose means dominate this one, separated by "; " (or counts them: `dominated_by`).
+    mean/std over seeds and the mean's t interval where enough seeds back it
+    (`sweeps.intervals`, `ci_note` says which); `n_seeds_learned` counts the seeds whose
+    return_final reached `LEARNED_RETURN`; `verdict`, `dominated_by`, `undecided_against`
+    and `dominance_p` from paired tests over the shared seeds (`sweeps.verdicts`);
+    `pareto_rank` and `on_front` from non-dominated sorting of the means (1 = front).
     """
     done = trials[trials["status"] == "TERMINATED"]
     groups, n = setting_groups(done)
@@ -158,21 +174,33 @@ def pareto_table(trials: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
     table["n_seeds"] = done.groupby(groups)["seed"].nunique().to_numpy()
     learned = done["return_final"].to_numpy(dtype=float) >= LEARNED_RETURN
     table["n_seeds_learned"] = np.bincount(groups, weights=learned, minlength=n).astype(int)
-    names = [name for name, _ in OBJECTIVES]
-    low, high = bootstrap_mean_cis(groups, done[names].to_numpy(dtype=float), n, n_boot=n_boot)
-    for j, name in enumerate(names):
+    for name, _ in OBJECTIVES:
         values = done[name].to_numpy(dtype=float)
+        counts = np.bincount(groups, weights=~np.isnan(values), minlength=n)
         table[f"{name}_mean"] = group_means(groups, values, n)
         table[f"{name}_std"] = group_stds(groups, values, n)
-        table[f"{name}_ci_low"], table[f"{name}_ci_high"] = low[:, j], high[:, j]
+        learned_ = table["n_seeds_learned"].to_numpy() if name == "return_final" else None
+        low, high, notes = printed_intervals(name, table[f"{name}_mean"], table[f"{name}_std"], counts, learned_)
+        lowest, highest = RANGES[name]  # an interval past what the objective can be says nothing more
+        table[f"{name}_ci_low"], table[f"{name}_ci_high"] = (
+            np.clip(low, lowest, highest),
+            np.clip(high, lowest, highest),
+        )
+        table[f"{name}_ci_note"] = notes
+    labels = table["setting"].tolist()
+    found = verdicts(per_seed_scores(done, groups, n))
+    table["verdict"] = found.verdict
+    table["dominated_by"] = setting_names(found.dominated_by, labels)
+    table["undecided_against"] = setting_names(found.undecided_against, labels)
+    table["dominance_p"] = found.dominance_p
     senses = [sense for _, sense in OBJECTIVES]
     points = table[[f"{name}_mean" for name, _ in OBJECTIVES]].to_numpy(dtype=float)
-    points = worst_for_undefined(points, senses)
-    ranks = pareto_ranks(points, senses)
+    ranks = pareto_ranks(worst_for_undefined(points, senses), senses)
     table["pareto_rank"] = ranks
     table["on_front"] = ranks == 1
-    table["dominated_by"] = dominated_by(points, senses, ranks, table["setting"].tolist())
-    return table[list(PARETO_COLUMNS)].sort_values(["pareto_rank", "violations_total_mean"]).reset_index(drop=True)
+    order = table["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
+    table = table.assign(_order=order).sort_values(["_order", "violations_total_mean", "setting"])
+    return table[list(PARETO_COLUMNS)].reset_index(drop=True)
 
 
 LEARNED_COLUMNS = ("setting", "env_steps", "n_seeds", "n_seeds_learned", "fraction_learned", "return_final_mean")
@@ -213,88 +241,67 @@ def reference_point(trials: pd.DataFrame) -> tuple[float, float]:
     return 0.0, 1.1 * most + 1.0
 
 
-def resampled_hypervolumes(
-    values: np.ndarray, groups: np.ndarray, n_groups: int, ref: tuple[float, float], n_boot: int, seed: int
-) -> np.ndarray:
-    """[n_boot] hypervolumes of the settings' means, each over its seeds resampled with
-    replacement. values: [n, 2] objectives per trial (NaN: undefined, left out of a mean);
-    groups: [n] each trial's setting.
+def seed_sums(done: pd.DataFrame, groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sums, counts), each [n_groups, seeds, 2]: per setting and seed of the study, the sum
+    and number of the defined objective values (`OBJECTIVES`) of its trials."""
+    _, seed_index = np.unique(done["seed"].to_numpy(), return_inverse=True)
+    values = done[[name for name, _ in OBJECTIVES]].to_numpy(dtype=float)
+    sums = np.zeros((n_groups, int(seed_index.max()) + 1, 2))
+    counts = np.zeros_like(sums)
+    np.add.at(sums, (groups, seed_index.ravel()), np.nan_to_num(values))
+    np.add.at(counts, (groups, seed_index.ravel()), ~np.isnan(values))
+    return sums, counts
 
-    The draws are those of one loop over draws and settings in order, each setting drawing
-    `rng.integers(k, size=k)` for its k seeds, and each mean sums its values one after the
-    other: one setting at a time did so, and the committed tables rebuild to the last bit.
-    Settings of one size in a row draw in one call (the generator's stream is the same). A
-    setting of one seed draws nothing and never changes: of those, only the ones on their
-    own front can add area.
-    """
+
+def jackknife_hypervolumes(sums: np.ndarray, counts: np.ndarray, ref: tuple[float, float]) -> np.ndarray:
+    """[seeds]: the hypervolume of the settings' means with each seed of the study left out
+    of every setting that ran it (a setting left with no value drops out of the front)."""
     senses = [sense for _, sense in OBJECTIVES]
-    sizes = np.bincount(groups, minlength=n_groups)
-    resampled = sizes[groups] > 1
-    fixed = values[~resampled]
-    fixed = fixed[np.all(fixed * senses > np.asarray(ref) * senses, axis=1)]  # the others add nothing
-    fixed = fixed[pareto_ranks(fixed, senses) == 1]
-    if not resampled.any():
-        return np.full(n_boot, hypervolume_2d(fixed, senses, ref))
-    order = np.argsort(groups[resampled], kind="stable")
-    v = values[resampled][order]  # [r, 2], setting after setting
-    ids = np.unique(groups[resampled], return_inverse=True)[1].ravel()[order]  # [r]: setting, in 0..g-1
-    k = sizes[sizes > 1]  # [g] seeds per setting
-    starts = np.cumsum(k) - k  # [g] each setting's first row
-    base = np.repeat(starts, k)  # [r]
-    edges = [*np.flatnonzero(np.r_[True, k[1:] != k[:-1]]).tolist(), len(k)]
-    runs = [(int(k[a]), int(starts[a]), int(starts[b]) if b < len(k) else len(v)) for a, b in itertools.pairwise(edges)]
-    defined = ~np.isnan(v)
-    zeroed = [np.ascontiguousarray(np.where(defined[:, j], v[:, j], 0.0)) for j in range(2)]
-    counted = [None if defined[:, j].all() else defined[:, j].astype(float) for j in range(2)]  # exact counts
-    rng = np.random.default_rng(seed)
-    hypervolumes = []
-    step = max(1, CHUNK // len(v))
-    for first in range(0, n_boot, step):
-        d = min(step, n_boot - first)
-        picks = np.empty((len(v), d), dtype=np.int64)  # [r, d]: each draw's picks, a column
-        for i in range(d):
-            for size, start, stop in runs:
-                picks[start:stop, i] = rng.integers(size, size=stop - start)
-        means = np.empty((d, len(k), 2))
-        for batch, rows in by_size(ids, len(k)):
-            rows = np.ascontiguousarray(rows.T)  # [size, batch]
-            # [size, batch, d]: summed over its first axis, one value after the other
-            drawn = np.take(picks, rows, axis=0) + base[rows][..., None]
-            for j in range(2):
-                sums = np.take(zeroed[j], drawn).sum(axis=0)
-                counts = rows.shape[0] if counted[j] is None else np.take(counted[j], drawn).sum(axis=0)
-                means[:, batch, j] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).T
-        hypervolumes += [hypervolume_2d(np.concatenate([fixed, m]), senses, ref) for m in means]
-    return np.asarray(hypervolumes)
+    total, number = sums.sum(axis=1), counts.sum(axis=1)  # [n_groups, 2]
+    out = np.empty(sums.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for s in range(sums.shape[1]):
+            means = (total - sums[:, s]) / (number - counts[:, s])
+            out[s] = hypervolume_2d(means[~np.isnan(means).any(axis=1)], senses, ref)
+    return out
 
 
-def hypervolume_table(trials: pd.DataFrame, pareto: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The front's hypervolume (of the seed means in `pareto`, `pareto_table(trials)`) with a
-    bootstrap CI over seeds; ``n_front`` counts pareto's ``on_front`` rows.
-
-    Each bootstrap draw resamples every setting's seeds with replacement, recomputes the
-    means and the hypervolume of their front (`resampled_hypervolumes`). One row,
+def hypervolume_table(trials: pd.DataFrame, pareto: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """The front's hypervolume (of the seed means in `pareto`, `pareto_table(trials)`) with
+    its 95% interval; ``n_front`` counts pareto's ``on_front`` rows. One row,
     `HYPERVOLUME_COLUMNS`.
+
+    The interval is the estimate ± t(n − 1) times its jackknife standard error over the
+    study's n seeds, each seed left out of every setting at once (the settings share their
+    layouts): it covers 0.91-0.94 from 2 seeds in benchmarks/statistical_properties.py,
+    where percentile and BCa bootstraps of the seeds cover 0.48 at 2 seeds and 0.88 at 10.
     """
     done = trials[trials["status"] == "TERMINATED"]
     ref = reference_point(done)
     senses = [sense for _, sense in OBJECTIVES]
     names = [name for name, _ in OBJECTIVES]
-    # the settings of pareto.csv, grouped alike
     groups, n = setting_groups(done)
     if n == 0:
         return pd.DataFrame([dict.fromkeys(HYPERVOLUME_COLUMNS, float("nan"))])
     hv = hypervolume_2d(pareto[[f"{name}_mean" for name in names]].to_numpy(dtype=float), senses, ref)
-    values = done[names].to_numpy(dtype=float)[groups >= 0]
-    draws = resampled_hypervolumes(values, groups[groups >= 0], n, ref, n_boot, seed)
-    n_front = int(pareto["on_front"].sum())
+    keep = groups >= 0
+    sums, counts = seed_sums(done[keep], groups[keep], n)
+    seeds = sums.shape[1]
+    low = high = float("nan")
+    note = f"none: 1 seed, a {100 * level:g}% interval needs 2"
+    if seeds >= 2:
+        left_out = jackknife_hypervolumes(sums, counts, ref)
+        se = float(np.sqrt((seeds - 1) / seeds * np.sum((left_out - left_out.mean()) ** 2)))
+        half = float(stats.t.ppf(0.5 + level / 2, seeds - 1)) * se
+        low, high, note = max(0.0, hv - half), hv + half, f"jackknife t {100 * level:g}%"
     row = {
         "hypervolume": hv,
-        "ci_low": float(np.quantile(draws, 0.025)),
-        "ci_high": float(np.quantile(draws, 0.975)),
+        "ci_low": low,
+        "ci_high": high,
+        "ci_note": note,
         "reference_return": ref[0],
         "reference_violations": ref[1],
-        "n_front": n_front,
+        "n_front": int(pareto["on_front"].sum()),
     }
     return pd.DataFrame([row], columns=list(HYPERVOLUME_COLUMNS))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from rllib_algos.pretrain import ensure_artifacts
 from rllib_algos.resume import CorruptCheckpointError, check_checkpoint
 from rllib_algos.trial_config import TrialBudget, trial_config
 from shield.artifacts import ArtifactStore
+from shield.settings import ShieldParams
 from shield.weights import WeightFiles
 from sweeps.manifest import read_manifest, write_manifest
 from sweeps.plan import Plan
@@ -205,10 +207,11 @@ def trial_space(config_dicts: Sequence[dict[str, Any]], pairs: Sequence[tuple[in
     shield_configs = [config["shield_config"] for config in config_dicts]
     space = dict(config_dicts[0])
     space["trial"] = tune.grid_search([f"{index}:{seed}" for index, seed in pairs])
-    space["seed"] = tune.sample_from(lambda spec: int(spec.config.trial.split(":")[1]))
-    space["shield_config"] = tune.sample_from(lambda spec: shield_configs[int(spec.config.trial.split(":")[0])])
+    # functions of the config itself (Tune warns about functions of a spec, once per trial)
+    space["seed"] = tune.sample_from(lambda config: int(config["trial"].split(":")[1]))
+    space["shield_config"] = tune.sample_from(lambda config: shield_configs[int(config["trial"].split(":")[0])])
     space["env_config"] = dict(space["env_config"]) | {
-        "layout_seed": tune.sample_from(lambda spec: int(spec.config.trial.split(":")[1]))
+        "layout_seed": tune.sample_from(lambda config: int(config["trial"].split(":")[1]))
     }
     return space
 
@@ -222,8 +225,10 @@ def resolved_config(config_dict: dict[str, Any], seed: int) -> dict[str, Any]:
     return json.loads(json.dumps(resolved, cls=SafeFallbackEncoder))
 
 
-def run_grid(plan: Plan) -> int:
-    """Run (or resume) a grid study: every setting of the plan over its seeds; exit code."""
+def run_grid(plan: Plan, pairs: Sequence[tuple[int, int]] | None = None, reuse_root: Path | None = None) -> int:
+    """Run (or resume) a grid study: every setting of the plan over its seeds, or only the
+    trials `pairs` [(setting index, seed)]; exit code. reuse_root: where to look for finished
+    trials to copy when ``--no-reuse`` is given (earlier rounds of the same study)."""
     started = time.time()
     run_dir = plan.run_dir
     resuming = tune.Tuner.can_restore(str(run_dir))
@@ -258,14 +263,15 @@ def run_grid(plan: Plan) -> int:
     for config in configs:
         config.validate_shield()
     config_dicts = [config.to_dict() for config in configs]
-    pairs = [(index, seed) for index in range(len(configs)) for seed in plan.seeds]
-    reused = reused_trials(plan, config_dicts, pairs, resuming)
+    pairs = list(pairs or [(index, seed) for index in range(len(configs)) for seed in plan.seeds])
+    reused = reused_trials(plan, config_dicts, pairs, resuming, reuse_root)
     extra = {"artifacts": weights.to_dict(), "resumed": resuming, "reused_trials": reused}
     write_manifest(plan, started, None, extra)
     remaining = [pair for pair in pairs if f"{pair[0]}:{pair[1]}" not in reused]
     print(
-        f"{'Resuming' if resuming else 'Starting'} study {plan.study.name}: {len(plan.settings)} settings x "
-        f"{len(plan.seeds)} seeds = {len(pairs)} trials ({len(reused)} reused from earlier runs) -> {run_dir}",
+        f"{'Resuming' if resuming else 'Starting'} study {plan.study.name}: {len(plan.settings)} settings, "
+        f"{len({seed for _, seed in pairs})} seeds, {len(pairs)} trials ({len(reused)} reused from earlier runs) "
+        f"-> {run_dir}",
         flush=True,
     )
     errors = 0
@@ -292,18 +298,26 @@ def run_grid(plan: Plan) -> int:
     return 1 if errors else 0
 
 
-def reused_trials(plan: Plan, config_dicts: list[dict], pairs: list[tuple[int, int]], resuming: bool) -> dict:
+def reused_trials(
+    plan: Plan,
+    config_dicts: list[dict],
+    pairs: list[tuple[int, int]],
+    resuming: bool,
+    reuse_root: Path | None = None,
+) -> dict:
     """{"<setting index>:<seed>": source trial folder} of the trials copied from earlier runs.
 
     A new run looks for finished trials with the same configuration anywhere in its
-    storage and copies them in (with their trials.csv rows); a resumed run keeps the
-    choice its first attempt made (Tune's restore needs the same trials).
+    storage and copies them in (with their trials.csv rows); with ``--no-reuse``, only
+    under `reuse_root` (none when it is None). A resumed run keeps the choice its first
+    attempt made (Tune's restore needs the same trials).
     """
     if resuming:
         return read_manifest(plan.run_dir).get("reused_trials", {})
-    if plan.args.no_reuse:
+    root = reuse_root if plan.args.no_reuse else plan.storage
+    if root is None:
         return {}
-    found = finished_trials(plan.storage, plan.budget.iterations, exclude=plan.run_dir)
+    found = finished_trials(root, plan.budget.iterations, exclude=plan.run_dir)
     reused = {}
     for index, seed in pairs:
         source = found.get(canonical(resolved_config(config_dicts[index], seed)))
@@ -323,5 +337,64 @@ def run_phase(plan: Plan, run_id: str, extra_settings: Sequence[dict]) -> int:
     `run_id` of its storage (the second phase of a search)."""
     from sweeps.plan import make_plan
 
-    phase = make_plan(plan.study, plan.args, extra_settings=extra_settings, run_id=run_id)
-    return run_grid(replace(phase, resume=False))
+    phase = replace(make_plan(plan.study, plan.args, extra_settings=extra_settings, run_id=run_id), resume=False)
+    return run_rounds(phase) if phase.first_round is not None else run_grid(phase)
+
+
+def setting_labels(plan: Plan) -> list[str]:
+    """The pareto.csv label of each of the plan's settings, in order (as `trial_row` makes it
+    from a trial's shield configuration)."""
+    return [
+        trial_row("", "", {"shield_config": ShieldParams.from_settings(s).to_dict()}, {})["setting"]
+        for s in plan.settings
+    ]
+
+
+def run_rounds(plan: Plan) -> int:
+    """Run (or resume) a `--seeds auto` study: rounds ``round-<k>/`` in the run folder, each
+    the study on every seed so far (earlier rounds' trials copied in, only the new ones
+    trained), until no setting is undecided or the cap is reached (`sweeps.rounds`). The last
+    round's tables and plots are copied into the run folder, its manifest lists the rounds;
+    exit code. A resumed study replays its rounds: finished ones restore at once."""
+    from sweeps.report import PUBLISHED
+    from sweeps.rounds import next_seeds, round_record
+
+    started = time.time()
+    top = plan.run_dir
+    if plan.resume and not (top / "round-1").exists():
+        print(
+            f"error: --resume: no run to resume in {top}; run the same command without --resume to start it",
+            file=sys.stderr,
+        )
+        return 2
+    labels = setting_labels(plan)
+    ran = {label: list(plan.seeds[: plan.first_round]) for label in labels}
+    rounds: list[dict] = []
+    code = 0
+    while True:
+        number = len(rounds) + 1
+        round_dir = top / f"round-{number}"
+        pairs = [(i, seed) for i, label in enumerate(labels) for seed in ran[label]]
+        before = rounds[-1]["trials"] if rounds else 0
+        code = max(code, run_grid(replace(plan, run_dir=round_dir, resume=False), pairs, reuse_root=top))
+        table = pd.read_csv(round_dir / "pareto.csv")
+        rounds.append(round_record(number, table, ran, len(pairs) - before))
+        write_manifest(replace(plan, run_dir=top), started, None, {"rounds": rounds})
+        decided = table["verdict"].value_counts().to_dict()
+        print(f"round {number}: {len(pairs)} trials; verdicts {decided}", flush=True)
+        more = next_seeds(table, ran, plan.seeds, len(plan.seeds))
+        if code or not more:
+            break
+        for label, seed in more.items():
+            ran[label].append(seed)
+    for pattern in PUBLISHED:
+        for path in round_dir.glob(pattern):
+            shutil.copy2(path, top / path.name)
+    undecided = table.loc[table["verdict"] == "undecided", "setting"].tolist()
+    write_manifest(replace(plan, run_dir=top), started, time.time(), {"rounds": rounds, "undecided_at_cap": undecided})
+    print(
+        f"\n{plan.study.name}: {len(rounds)} rounds, {rounds[-1]['trials']} trials; "
+        + (f"undecided at the cap of {len(plan.seeds)} seeds: {undecided}" if undecided else "every setting decided")
+        + f"\nTables and plots: {top}"
+    )
+    return code

@@ -109,9 +109,9 @@ def test_every_plot_names_settings_by_what_varies():
     rows += [("priors rho=0.95 tau=0", seed, 0.0, 30.0) for seed in (1, 2, 3)]
     trials = trials_of(rows)
     curves = pd.concat([trials.assign(env_steps=step) for step in (1000, 2000)])
-    comparison = paper_comparison(pareto_table(trials, n_boot=50), trials)
+    comparison = paper_comparison(pareto_table(trials), trials)
     figures = [
-        pareto_figure(pareto_table(trials, n_boot=50), trials, "t"),
+        pareto_figure(pareto_table(trials), trials, "t"),
         curves_figure(curves, "return_final", "return", "t", "s"),
         curves_figure(curves, "violations_total", "violations", "t", "s"),
         comparison_figure(comparison, trials, "t"),
@@ -147,7 +147,7 @@ def test_the_pareto_plot_follows_the_log_rule():
     def scale(violations: list[float]) -> str:
         rows = [(SHIELD.replace("2.5", str(i + 1)), 1, 0.9 - i / 10, v) for i, v in enumerate(violations)]
         trials = trials_of(rows)
-        return pareto_figure(pareto_table(trials, n_boot=10), trials, "t").axes[0].get_xscale()
+        return pareto_figure(pareto_table(trials), trials, "t").axes[0].get_xscale()
 
     assert scale([30, 60, 200]) == "linear" and scale([5, 60, 200]) == "symlog"
 
@@ -164,7 +164,7 @@ def test_the_front_line_goes_through_exactly_the_front_points_in_order():
         (SHIELD.replace("2.5", "1"), 1, 0.8, 60.0),
     ]
     trials = trials_of(rows)
-    table = pareto_table(trials, n_boot=10)
+    table = pareto_table(trials)
     front = table[table["on_front"]]
     assert len(front) == 4 and len(front) < len(table)
     expected = front.sort_values("violations_total_mean")[["violations_total_mean", "return_final_mean"]].to_numpy()
@@ -177,7 +177,7 @@ def test_the_front_line_goes_through_exactly_the_front_points_in_order():
 def test_each_seed_is_drawn_beside_the_mean():
     rows = [(s, seed, 0.9 + seed / 100, 50.0 + seed) for s in ("dqn", SHIELD) for seed in (1, 2, 3, 4)]
     trials = trials_of(rows)
-    fig = pareto_figure(pareto_table(trials, n_boot=10), trials, "t")
+    fig = pareto_figure(pareto_table(trials), trials, "t")
     seeds = [line for line in fig.axes[0].get_lines() if line.get_alpha() and line.get_alpha() < 1]
     drawn = np.concatenate([line.get_xydata() for line in seeds])
     expected = trials[["violations_total", "return_final"]].to_numpy()
@@ -207,7 +207,7 @@ def test_crowded_finds_the_largest_group_of_close_points():
 def test_no_text_is_overprinted_in_the_committed_plots(folder):
     """The committed folders' own data, drawn as the report draws it."""
     trials, curves = read_published(ROOT / "results" / folder)
-    table = pareto_table(trials, n_boot=200)
+    table = pareto_table(trials)
     figures = {"pareto": pareto_figure(table, trials, f"{folder}: a title as long as a study's title is")}
     if not curves.empty:
         figures["curves"] = curves_figure(curves, "violations_total", "violations", folder, "what the plot shows")
@@ -225,7 +225,7 @@ def test_a_run_on_the_papers_env_at_its_200k_steps_is_comparable():
     trials = trials_of([("dqn", 1, 0.9, 500.0), (SHIELD, 1, 0.9, 60.0)], steps=PAPER_ENV_STEPS + 1_800)
     verdict = comparability(trials)
     assert verdict.comparable and PAPER_ENV in verdict.reason
-    table = paper_comparison(pareto_table(trials, n_boot=10), trials)
+    table = paper_comparison(pareto_table(trials), trials)
     assert table["comparable"].all() and list(table["setting"]) == ["dqn", SHIELD]
 
 
@@ -242,7 +242,7 @@ def test_a_run_on_another_env_or_budget_is_not_comparable_and_says_why(env, step
     trials = trials_of([("dqn", 1, 0.9, 500.0), (SHIELD, 1, 0.9, 60.0)], env=env, steps=steps)
     verdict = comparability(trials)
     assert not verdict.comparable and why in verdict.reason
-    table = paper_comparison(pareto_table(trials, n_boot=10), trials)
+    table = paper_comparison(pareto_table(trials), trials)
     assert len(table) == 1 and not table["comparable"].iloc[0] and table["reason"].iloc[0] == verdict.reason
     assert table.drop(columns=["comparable", "reason"]).isna().all(axis=None)
 
@@ -258,7 +258,7 @@ def test_unfinished_trials_do_not_decide_comparability():
 
 def test_a_comparable_run_without_the_papers_settings_says_so():
     trials = trials_of([(SHIELD.replace("2.5", "1"), 1, 0.9, 60.0)])
-    table = paper_comparison(pareto_table(trials, n_boot=10), trials)
+    table = paper_comparison(pareto_table(trials), trials)
     assert comparability(trials).comparable
     assert len(table) == 1 and not table["comparable"].iloc[0]
     assert table["reason"].iloc[0] == "none of the paper's settings finished"

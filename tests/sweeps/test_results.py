@@ -70,7 +70,7 @@ def test_documented_schema_matches_the_code():
 
 def test_paper_comparison_pairs_each_paper_method_with_its_row():
     trials = fake_trials().assign(env=PAPER_ENV, env_steps=PAPER_ENV_STEPS + 300)  # comparable
-    table = paper_comparison(pareto_table(trials, n_boot=50), trials)
+    table = paper_comparison(pareto_table(trials), trials)
     assert table["comparable"].all() and (table["reason"] != "").all()
     assert set(table["setting"]) <= {figure.setting for figure in PAPER_FIGURES}
     assert "dqn" in set(table["setting"]) and "priors rho=0.95 tau=0" in set(table["setting"])
@@ -90,14 +90,16 @@ def test_trial_row_blanks_settings_a_mode_does_not_use():
 
 
 def test_pareto_table_ranks_and_statistics():
-    table = pareto_table(fake_trials(), n_boot=500)
+    table = pareto_table(fake_trials())
     assert list(table.columns) == list(PARETO_COLUMNS)
     by = table.set_index("setting")
     shield_25 = by.loc["shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"]
     shield_40 = by.loc["shield d_max=4 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"]
     assert shield_25["on_front"] and by.loc["priors rho=0.95 tau=0"]["on_front"]
     assert not by.loc["dqn"]["on_front"] and not shield_40["on_front"]
-    assert shield_40["pareto_rank"] == 2 and "d_max=2.5" in shield_40["dominated_by"]
+    # three seeds: below the verdicts' minimum, the means' ranking is only undecided
+    assert shield_40["pareto_rank"] == 2 and shield_40["verdict"] == "undecided"
+    assert "d_max=2.5" in shield_40["undecided_against"] and shield_40["dominated_by"] == ""
     assert shield_25["n_seeds"] == 3
     assert shield_25["violations_total_mean"] == pytest.approx(100.0)
     assert shield_25["violations_total_std"] == pytest.approx(10.0)
@@ -107,12 +109,12 @@ def test_pareto_table_ranks_and_statistics():
 def test_unfinished_trials_are_left_out_of_the_pareto_table():
     trials = fake_trials()
     trials.loc[trials["mode"] == "dqn", "status"] = "UNFINISHED"
-    assert "dqn" not in set(pareto_table(trials, n_boot=100)["setting"])
+    assert "dqn" not in set(pareto_table(trials)["setting"])
 
 
 def test_hypervolume_table_has_a_ci_around_the_estimate():
     trials = fake_trials()
-    hv = hypervolume_table(trials, pareto_table(trials, n_boot=50), n_boot=200)
+    hv = hypervolume_table(trials, pareto_table(trials))
     assert list(hv.columns) == list(HYPERVOLUME_COLUMNS)
     row = hv.iloc[0]
     assert row["ci_low"] <= row["hypervolume"] <= row["ci_high"] and row["hypervolume"] > 0
@@ -132,10 +134,10 @@ def test_append_trial_row_never_writes_a_trial_twice(tmp_path):
 def test_a_setting_without_finished_episodes_ranks_last_in_return():
     trials = fake_trials()
     trials.loc[trials["setting"].str.startswith("shield d_max=4"), "return_final"] = np.nan
-    table = pareto_table(trials, n_boot=100).set_index("setting")
+    table = pareto_table(trials).set_index("setting")
     row = table.loc["shield d_max=4 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"]
     assert np.isnan(row["return_final_mean"]) and not row["on_front"]
-    assert "d_max=2.5" in row["dominated_by"]
+    assert row["verdict"] == "undecided" and "d_max=2.5" in row["undecided_against"]
 
 
 def test_a_resumed_trials_repeated_iterations_keep_the_last_attempt():
@@ -196,8 +198,8 @@ def test_hypervolume_counts_the_front_of_pareto_csv_even_with_an_undefined_seed(
     shield = trials.index[trials["setting"].str.contains("d_max=2.5")]
     trials.loc[shield[0], "return_final"] = np.nan  # 0.9 dropped: mean of 0.95 and 0.92
     trials.loc[trials["setting"] == "dqn", "violations_total"] = [80, 90, 100]  # dqn on the front too
-    pareto = pareto_table(trials, n_boot=50)
-    hv = hypervolume_table(trials, pareto, n_boot=50).iloc[0]
+    pareto = pareto_table(trials)
+    hv = hypervolume_table(trials, pareto).iloc[0]
     assert hv["n_front"] == int(pareto["on_front"].sum()) >= 2
     row = pareto[pareto["setting"].str.contains("d_max=2.5")].iloc[0]
     assert row["return_final_mean"] == pytest.approx(0.935)

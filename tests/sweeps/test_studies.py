@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import pytest
 
@@ -19,6 +20,7 @@ from shield.settings import PAPER_SHIELD
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES
 from sweeps.plan import BASELINES, shield_settings
 from sweeps.results import HYPERVOLUME_COLUMNS, PARETO_COLUMNS, TRIAL_COLUMNS
+from sweeps.search_storage import STUDY_NAME, journal_storage
 
 slow = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,6 +152,14 @@ def test_pareto_search_smoke(tmp_path):
     assert len(search) == 2 and search["mode"].eq("shield").all()
     searched = pd.read_csv(folder / "search" / "pareto.csv")
     assert searched["on_front"].any()
+    # its Optuna study, kept in the run folder: every trial finished, with both objectives
+    study = optuna.load_study(study_name=STUDY_NAME, storage=journal_storage(folder / "search"))
+    finished = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(finished) == len(study.trials) == len(search)
+    assert all(len(trial.values) == 2 for trial in finished)
+    assert sorted(trial.values[1] for trial in finished) == sorted(search["violations_total"])
+    for plot in ("optuna_pareto_front.png", "optuna_slice_return_final.png", "optuna_slice_violations_total.png"):
+        assert (folder / "search" / plot).stat().st_size > 0
     settings = json.loads((folder / "front" / "manifest.json").read_text())["settings"]
     # phase 2 runs the baselines, the paper's setting and every setting on the search's front
     (paper,) = shield_settings({})
@@ -404,3 +414,47 @@ def test_resume_without_a_run_says_how_to_start_one(tmp_path, capsys):
 
     assert main(["threshold", "--budget", "smoke", "--storage", str(tmp_path), "--resume"]) == 2
     assert "run the same command without --resume to start it" in capsys.readouterr().err
+
+
+@slow
+def test_seeds_auto_adds_seeds_only_where_undecided_and_resumes_between_rounds(tmp_path):
+    """--seeds auto at the smoke budget: each round trains only its new trials (the others
+    are copied from the earlier rounds), the new trials are those `sweeps.rounds` asks for
+    after the previous round, the manifest lists the rounds, and a study stopped between
+    rounds resumes to the same rounds without training the finished ones again."""
+    from sweeps.budgets import seeds_for
+    from sweeps.rounds import next_seeds
+    from sweeps.verdicts import VERDICT_MIN_SEEDS
+
+    args = ["--seeds", "auto", "--max-seeds", "6", "--d-max", "4.0"]
+    done = run_study("threshold.py", tmp_path, *args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    folder = run_dir(tmp_path, "threshold")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    rounds = manifest["rounds"]
+    first = 3 * VERDICT_MIN_SEEDS  # 3 settings, on as many seeds as a verdict needs
+    assert rounds[0]["trials"] == first and rounds[0]["new_trials"] == first
+    for number, record in enumerate(rounds, start=1):
+        round_dir = folder / f"round-{number}"
+        trials = pd.read_csv(round_dir / "trials.csv")
+        assert len(trials) == record["trials"]
+        trained = [p for p in round_dir.glob("*/params.json") if not p.parent.name.startswith("reused-")]
+        assert len(trained) == record["new_trials"]
+        if number > 1:  # the previous round's verdicts chose this round's new seeds
+            before = rounds[number - 2]
+            asked = next_seeds(pd.read_csv(folder / f"round-{number - 1}" / "pareto.csv"), before["seeds"],
+                               seeds_for(6), 6)  # fmt: skip
+            assert {s: seeds[-1] for s, seeds in record["seeds"].items() if seeds != before["seeds"][s]} == asked
+    last = pd.read_csv(folder / f"round-{len(rounds)}" / "pareto.csv")
+    assert pd.read_csv(folder / "pareto.csv").equals(last)  # the study's tables are its last round's
+    assert manifest["undecided_at_cap"] == last.loc[last["verdict"] == "undecided", "setting"].tolist()
+    if len(rounds) > 1:
+        import shutil
+
+        trained_first = {p.name for p in (folder / "round-1").iterdir()}
+        shutil.rmtree(folder / f"round-{len(rounds)}")  # as if stopped before the last round
+        resumed = run_study("threshold.py", tmp_path, *args, "--resume")
+        assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+        again = json.loads((folder / "manifest.json").read_text())["rounds"]
+        assert [r["seeds"] for r in again] == [r["seeds"] for r in rounds]
+        assert {p.name for p in (folder / "round-1").iterdir()} == trained_first  # nothing trained again there
