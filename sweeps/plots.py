@@ -26,6 +26,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
 
 from sweeps.intervals import INTERVALS_SAID
+from sweeps.verdicts import VERDICT_MIN_SEEDS
 
 DPI = 110
 TITLE_SIZE, LABEL_SIZE, TEXT_SIZE = 12, 11, 10  # points
@@ -535,10 +536,23 @@ def pareto_panels(table, trials, means, seeds, front, named, title: str, inner: 
         fig,
         title,
         f"{run_summary(trials)}: mean per setting, 95% t-interval bars ({INTERVALS_SAID}), seeds as dots; "
-        "the fill is the verdict of paired tests",
+        f"the fill is the verdict of paired tests. {verdict_line(table)}",
     )
     draw(fig)
     return fig, (tuple(axes) if zoom else main)
+
+
+def verdict_line(table: pd.DataFrame) -> str:
+    """What the verdicts tell apart, in a few words for a subtitle."""
+    counts = table["verdict"].value_counts()
+    dominated, undecided = int(counts.get("dominated", 0)), int(counts.get("undecided", 0))
+    if dominated:
+        return f"{dominated} setting(s) dominated with confidence, {undecided} undecided."
+    seeds = int(table["n_seeds"].min()) if len(table) else 0
+    why = (
+        f" (a verdict needs {VERDICT_MIN_SEEDS} shared seeds, these have {seeds})" if seeds < VERDICT_MIN_SEEDS else ""
+    )
+    return f"No setting is dominated with confidence{why}; {undecided} undecided."
 
 
 def pareto_legend(table: pd.DataFrame, with_front: bool) -> list:

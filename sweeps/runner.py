@@ -32,6 +32,7 @@ from sweeps.plan import Plan
 from sweeps.report import write_report
 from sweeps.results import append_trial_row, trial_row
 from sweeps.reuse import canonical, copy_trial, finished_trials
+from sweeps.verdicts import summary as verdict_summary
 
 PARAMETER_COLUMNS = {"shield_config/mode": "mode", "seed": "seed"}
 METRIC_COLUMNS = {
@@ -292,7 +293,10 @@ def run_grid(plan: Plan, pairs: Sequence[tuple[int, int]] | None = None, reuse_r
     write_manifest(plan, started, time.time(), extra)
     if plan.study.after_run is not None:
         plan.study.after_run(run_dir)
-    print(f"\n{plan.study.name}: {len(pairs) - errors} trials finished, {errors} failed. Tables and plots:")
+    print(f"\n{plan.study.name}: {len(pairs) - errors} trials finished, {errors} failed.")
+    if (run_dir / "pareto.csv").exists():
+        print(verdict_summary(pd.read_csv(run_dir / "pareto.csv")))
+    print("Tables and plots:")
     for name, path in outputs.items():
         print(f"  {name:22s} {path}")
     return 1 if errors else 0

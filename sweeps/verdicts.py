@@ -134,3 +134,27 @@ def ranked_verdicts(means: np.ndarray) -> Verdicts:
         [[] for _ in ranks],
         np.full(len(ranks), np.nan),
     )
+
+
+def summary(table) -> str:
+    """In plain words, what pareto.csv's verdicts (`table`: its rows) tell apart: the pairs
+    of settings ordered with confidence, or that none is and why."""
+    dominated = table[table["verdict"] == "dominated"]
+    undecided = table[table["verdict"] == "undecided"]
+    seeds = int(table["n_seeds"].min()) if len(table) else 0
+    if len(dominated):
+        pairs = [
+            f"{by} dominates {row.setting}" for row in dominated.itertuples() for by in row.dominated_by.split("; ")
+        ]
+        said = f"{len(pairs)} pair(s) ordered with confidence: " + "; ".join(pairs) + "."
+    else:
+        said = "No setting is dominated with confidence"
+        if seeds < VERDICT_MIN_SEEDS:
+            said += f": the settings share {seeds} seeds, and a verdict needs {VERDICT_MIN_SEEDS}"
+        said += "."
+    if len(undecided):
+        said += (
+            f" Undecided at these seeds: {len(undecided)} setting(s) beaten in the means only"
+            " (--seeds auto adds seeds until they are decided)."
+        )
+    return said
