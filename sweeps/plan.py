@@ -98,7 +98,7 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
         "settings still undecided, up to --max-seeds",
     )
     parser.add_argument(
-        "--max-seeds", type=int, default=10, help="with --seeds auto: the most seeds a setting gets (the cap)"
+        "--max-seeds", type=int, help=f"with --seeds auto: the most seeds a setting gets (the cap; default {MAX_SEEDS})"
     )
     parser.add_argument(
         "--agent",
@@ -139,6 +139,8 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
 
 
 AUTO = "auto"
+MAX_SEEDS = 10  # --seeds auto's default cap
+MAX_SEEDS_LIMIT = 1000  # layouts a study can ask for; more is a typo, not a study
 
 
 def seeds_arg(text: str) -> int | str:
@@ -247,11 +249,14 @@ def make_plan(
     agent_preset(args.agent)
     seeds_per_setting = budget.seeds if args.seeds is None else args.seeds
     first_round = None
+    if args.max_seeds is not None and seeds_per_setting != AUTO:
+        raise ValueError("--max-seeds is the cap of --seeds auto: pass --seeds auto with it, or leave it out")
     if seeds_per_setting == AUTO:
-        if args.max_seeds < VERDICT_MIN_SEEDS:
+        args.max_seeds = MAX_SEEDS if args.max_seeds is None else args.max_seeds
+        if not VERDICT_MIN_SEEDS <= args.max_seeds <= MAX_SEEDS_LIMIT:
             raise ValueError(
-                f"--max-seeds must be at least {VERDICT_MIN_SEEDS} with --seeds auto (no verdict is confident with "
-                f"fewer shared seeds), got {args.max_seeds}"
+                f"--max-seeds must be between {VERDICT_MIN_SEEDS} (no verdict is confident with fewer shared seeds) "
+                f"and {MAX_SEEDS_LIMIT}, got {args.max_seeds}"
             )
         first_round = min(max(budget.seeds, VERDICT_MIN_SEEDS), args.max_seeds)
         seeds = seeds_for(args.max_seeds, budget.first_seeds)

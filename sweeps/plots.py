@@ -178,7 +178,7 @@ def point_style(mode: str, verdict: str) -> tuple[str, str, str]:
 def bars(low: float, mean: float, high: float) -> list[list[float]]:
     """Error-bar lengths below and above `mean`; none where the interval is empty."""
     if not (np.isfinite(low) and np.isfinite(high)):
-        return [[0.0], [0.0]]
+        return [[np.nan], [np.nan]]  # nothing drawn, not even the caps
     return [[mean - low], [high - mean]]
 
 

@@ -18,8 +18,9 @@ import pandas as pd
 def wanted(table: pd.DataFrame) -> set[str]:
     """The settings of `table` (pareto.csv rows) that another seed could decide: the
     undecided ones and those they are undecided against."""
-    undecided = table[table["verdict"] == "undecided"]
-    against = {name for names in undecided["undecided_against"].fillna("") for name in names.split("; ") if name}
+    undecided = table[(table["verdict"] == "undecided") & (table["undecided_against"].fillna("") != "")]
+    # (a table too large to compare pairwise names no one: more seeds would decide nothing)
+    against = {name for names in undecided["undecided_against"] for name in names.split("; ") if name}
     return set(undecided["setting"]) | against
 
 

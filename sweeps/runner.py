@@ -379,10 +379,14 @@ def run_rounds(plan: Plan) -> int:
         number = len(rounds) + 1
         round_dir = top / f"round-{number}"
         pairs = [(i, seed) for i, label in enumerate(labels) for seed in ran[label]]
-        before = rounds[-1]["trials"] if rounds else 0
-        code = max(code, run_grid(replace(plan, run_dir=round_dir, resume=False), pairs, reuse_root=top))
+        # the study's after_run (publishing, say) runs once, on the study's folder, not per round
+        round_plan = replace(plan, run_dir=round_dir, resume=False, study=replace(plan.study, after_run=None))
+        code = max(code, run_grid(round_plan, pairs, reuse_root=top))
+        if code == 2:  # refused before training (a damaged checkpoint, a cluster check): said why
+            return code
         table = pd.read_csv(round_dir / "pareto.csv")
-        rounds.append(round_record(number, table, ran, len(pairs) - before))
+        reused = read_manifest(round_dir).get("reused_trials", {})
+        rounds.append(round_record(number, table, ran, len(pairs) - len(reused)))
         write_manifest(replace(plan, run_dir=top), started, None, {"rounds": rounds})
         decided = table["verdict"].value_counts().to_dict()
         print(f"round {number}: {len(pairs)} trials; verdicts {decided}", flush=True)
@@ -394,11 +398,17 @@ def run_rounds(plan: Plan) -> int:
     for pattern in PUBLISHED:
         for path in round_dir.glob(pattern):
             shutil.copy2(path, top / path.name)
-    undecided = table.loc[table["verdict"] == "undecided", "setting"].tolist()
+    undecided = table.loc[table["verdict"] == "undecided", "setting"].tolist() if not code else []
     write_manifest(replace(plan, run_dir=top), started, time.time(), {"rounds": rounds, "undecided_at_cap": undecided})
+    if plan.study.after_run is not None:
+        plan.study.after_run(top)
+    if code:
+        ending = "stopped: some trials failed (rerun the command to retry them)"
+    elif undecided:
+        ending = f"undecided at the cap of {len(plan.seeds)} seeds: {undecided}"
+    else:
+        ending = "every setting decided"
     print(
-        f"\n{plan.study.name}: {len(rounds)} rounds, {rounds[-1]['trials']} trials; "
-        + (f"undecided at the cap of {len(plan.seeds)} seeds: {undecided}" if undecided else "every setting decided")
-        + f"\nTables and plots: {top}"
+        f"\n{plan.study.name}: {len(rounds)} rounds, {rounds[-1]['trials']} trials; {ending}\nTables and plots: {top}"
     )
     return code
