@@ -58,13 +58,13 @@ def printed_intervals(
     counts = np.asarray(counts).astype(int)
     most = INTERVAL_MIN_SEEDS.get(objective, VIOLATIONS_MIN_SEEDS)
     percent = f"{100 * level:g}%"
-    notes = []
-    for n, k in zip(counts.tolist(), (learned if learned is not None else counts).tolist(), strict=True):
-        if n < most:
-            notes.append(f"none: {n} seed{'s' if n != 1 else ''}, a {percent} interval needs {most}")
-        elif learned is not None and k in (0, n):
-            notes.append(f"none: {'every' if k else 'no'} seed learned, and unlearned layouts would not show")
-        else:
-            notes.append(f"t {percent}")
-    empty = np.array([not note.startswith("t ") for note in notes], dtype=bool)
-    return np.where(empty, np.nan, low), np.where(empty, np.nan, high), notes
+    k = np.asarray(learned if learned is not None else counts).astype(int)
+    short = counts < most
+    uniform = ~short & (learned is not None) & ((k == 0) | (k == counts))
+    notes = np.full(len(counts), f"t {percent}", dtype=object)
+    notes[uniform & (k > 0)] = "none: every seed learned, and unlearned layouts would not show"
+    notes[uniform & (k == 0)] = "none: no seed learned, and unlearned layouts would not show"
+    for n in np.unique(counts[short]).tolist():  # a few distinct counts, not one per setting
+        notes[short & (counts == n)] = f"none: {n} seed{'s' if n != 1 else ''}, a {percent} interval needs {most}"
+    empty = short | uniform
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high), notes.tolist()

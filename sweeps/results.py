@@ -151,7 +151,7 @@ def per_seed_scores(done: pd.DataFrame, groups: np.ndarray, n_groups: int) -> np
 
 def setting_names(indices: list[list[int]], labels: Sequence[str]) -> list[str]:
     """Per row: the `labels` of its `indices`, in label order, separated by "; "."""
-    return ["; ".join(sorted(labels[i] for i in row)) for row in indices]
+    return ["; ".join(sorted(labels[i] for i in row)) if row else "" for row in indices]
 
 
 def pareto_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +199,7 @@ def pareto_table(trials: pd.DataFrame) -> pd.DataFrame:
     table["pareto_rank"] = ranks
     table["on_front"] = ranks == 1
     order = table["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
-    table = table.assign(_order=order).sort_values(["_order", "violations_total_mean", "setting"])
+    table = table.assign(_order=order).sort_values(["_order", "violations_total_mean"], kind="stable")
     return table[list(PARETO_COLUMNS)].reset_index(drop=True)
 
 
