@@ -134,19 +134,15 @@ def setting_groups(done: pd.DataFrame) -> tuple[np.ndarray, int]:
 
 def per_seed_scores(done: pd.DataFrame, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """[n_groups, seeds, 2]: each setting's `sweeps.verdicts.scores` on every seed of the
-    study, NaN where it did not run that seed. A return_final left undefined (no episode
-    finished) counts as 0, the lowest return: such a setting loses, it does not vanish."""
-    seeds, seed_index = np.unique(done["seed"].to_numpy(), return_inverse=True)
-    values = scores(
-        np.nan_to_num(done["return_final"].to_numpy(dtype=float), nan=0.0),
-        done["violations_total"].to_numpy(dtype=float),
-    )
-    sums = np.zeros((n_groups, len(seeds), 2))
-    counts = np.zeros((n_groups, len(seeds), 1))
-    np.add.at(sums, (groups, seed_index.ravel()), values)  # a seed run twice: its mean
-    np.add.at(counts, (groups, seed_index.ravel()), 1.0)
-    with np.errstate(invalid="ignore"):
-        return sums / counts
+    study (its mean there, from `seed_sums`), NaN where it did not run that seed. A
+    return_final left undefined (no episode finished) counts as 0, the lowest return: such
+    a setting loses, it does not vanish."""
+    sums, counts = seed_sums(done, groups, n_groups)
+    ran = counts.max(axis=-1) > 0  # violations are defined for every trial that ran
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    returns = np.where(ran, np.nan_to_num(means[..., 0], nan=0.0), np.nan)
+    return scores(returns, means[..., 1])
 
 
 def setting_names(indices: list[list[int]], labels: Sequence[str]) -> list[str]:
