@@ -50,6 +50,7 @@ class ShieldedDQNConfig(PaperDQNConfig):
         rho: float = NotProvided,
         k: int = NotProvided,
         buffer_size: int = NotProvided,
+        buffer_rule: str = NotProvided,
         tau: float = NotProvided,
         d_max_rule: str = NotProvided,
         adaptive_recall: float = NotProvided,
@@ -64,7 +65,8 @@ class ShieldedDQNConfig(PaperDQNConfig):
             margin: contrastive margin α; selects the encoder in `weights` (default 10).
             rho: probability of acting on a flagged state (default 0.95).
             k: nearest unsafe embeddings averaged (default 10).
-            buffer_size: unsafe-embedding ring capacity (default 100).
+            buffer_size: unsafe-embedding buffer capacity (default 100).
+            buffer_rule: "distinct" (default) or "ring" (the paper's); `shield.unsafe_buffer`.
             tau: action threshold on Q_p(s,a) − mean Q_p(s,·) (default 0).
             d_max_rule: "fixed" (default), "relative" (d_max · √margin) or "adaptive"
                 (`shield.threshold.AdaptiveThreshold`, starting at d_max).
@@ -74,6 +76,7 @@ class ShieldedDQNConfig(PaperDQNConfig):
                 encoders by margin (mode "shield"); a search over α gives several.
         """
         given = dict(mode=mode, d_max=d_max, margin=margin, rho=rho, k=k, buffer_size=buffer_size, tau=tau)
+        given["buffer_rule"] = buffer_rule
         given |= dict(d_max_rule=d_max_rule, adaptive_recall=adaptive_recall, adaptive_flag_rate=adaptive_flag_rate)
         given["weights"] = weights
         self.shield_config = self.shield_config | {key: v for key, v in given.items() if v is not NotProvided}

@@ -186,3 +186,42 @@ def make_env(
     env = SafetyInfo(env)
     skip_agent_view(env)
     return SymbolicObs(env) if obs == "symbolic" else PixelObs(env)
+
+
+_TURN_LEFT, _TURN_RIGHT = int(Actions.left), int(Actions.right)
+_STEP = ((1, 0), (0, 1), (-1, 0), (0, -1))  # MiniGrid directions: right, down, left, up
+
+
+def shortest_path_action(env: gym.Env) -> int:
+    """The first move of a shortest safe route to the goal (left, right or forward; lava
+    and walls avoided), by breadth-first search over (cell, direction): the policy a
+    trained agent converges to. Forward when no route exists."""
+    base = env.unwrapped
+    start = (*map(int, base.agent_pos), int(base.agent_dir))
+
+    def free(x: int, y: int) -> bool:
+        cell = base.grid.get(x, y)
+        return cell is None or cell.type in ("goal", "floor")
+
+    def moves(state):
+        x, y, d = state
+        yield _TURN_LEFT, (x, y, (d - 1) % 4)
+        yield _TURN_RIGHT, (x, y, (d + 1) % 4)
+        nx, ny = x + _STEP[d][0], y + _STEP[d][1]
+        if 0 <= nx < base.width and 0 <= ny < base.height and free(nx, ny):
+            yield FORWARD, (nx, ny, d)
+
+    first = {start: None}
+    frontier = [start]
+    while frontier:
+        following = []
+        for state in frontier:
+            cell = base.grid.get(state[0], state[1])
+            if cell is not None and cell.type == "goal":
+                return first[state] if first[state] is not None else FORWARD
+            for action, nxt in moves(state):
+                if nxt not in first:
+                    first[nxt] = action if first[state] is None else first[state]
+                    following.append(nxt)
+        frontier = following
+    return FORWARD

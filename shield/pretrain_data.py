@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -51,8 +52,12 @@ def random_experience(
     steps: int,
     seed: int,
     keep_safe: float = 1.0,
+    policy: Callable[[gym.Env], int] | None = None,
+    epsilon: float = 1.0,
+    layout_seed: int | None = None,
 ) -> Experience:
-    """Uniformly random moves on random layouts (an env id drawn per episode).
+    """Moves on random layouts (an env id drawn per episode): uniformly random, or
+    ε-greedy on `policy`'s values.
 
     Args:
         env_ids: environments to draw from.
@@ -61,9 +66,13 @@ def random_experience(
         seed: seeds the layouts and the moves (different seeds, different layouts).
         keep_safe: fraction of observations that are not unsafe to keep (saves memory on
             pixels; every unsafe observation is kept).
+        policy: the environment → the policy's move (e.g. `shield.envs.shortest_path_action`);
+            None: random moves only.
+        epsilon: with a policy, the probability of a random move instead of the policy's.
+        layout_seed: every episode on this one layout (default: a new one per episode).
     """
     rng = np.random.default_rng(seed)
-    envs = {env_id: make_env(env_id, obs=obs) for env_id in env_ids}
+    envs = {env_id: make_env(env_id, obs=obs, layout_seed=layout_seed) for env_id in env_ids}
     rows: list[np.ndarray] = []
     unsafe: list[bool] = []
     ahead: list[bool] = []
@@ -73,7 +82,8 @@ def random_experience(
     current, _ = env.reset(seed=int(rng.integers(2**31)))
     for _ in range(steps):
         current_ahead = lava_ahead(env)
-        action = int(rng.choice(MOVES))
+        explore = policy is None or rng.random() < epsilon
+        action = int(rng.choice(MOVES)) if explore else policy(env)
         nxt, _, terminated, truncated, info = env.step(action)
         died = info["cost"] > 0
         if died or rng.random() < keep_safe:

@@ -9,6 +9,13 @@ The distances D come from `unsafe_distances`: an `UnsafeBuffer` filled the way t
 fills it (embeddings of the observations just before lava deaths, a ring of
 `buffer_size`, mean of the `k` nearest) from the first half of the episodes, queried with
 every observation of the second half.
+
+Those are random-exploration states, the encoder's own kind of data. `on_policy_distances`
+measures the check where a trained agent is instead: on each of a few fixed layouts, the
+buffer first takes the deaths of random exploration (the start of training), then the
+agent follows the shortest safe route with ε-random moves (where training ends), each of
+its deaths stored as it happens and each of its states checked against the buffer of that
+moment.
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from shield.envs import FORWARD
-from shield.pretrain_data import Experience, batched_forward
+from shield.envs import FORWARD, shortest_path_action
+from shield.pretrain_data import Experience, batched_forward, random_experience
 from shield.settings import PAPER_SHIELD
-from shield.unsafe_buffer import UnsafeBuffer
+from shield.unsafe_buffer import BUFFER_RULES, UnsafeBuffer
 
 # d_max values at which the operating point is reported (latent units).
 OPERATING_D_MAX = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
@@ -66,6 +73,53 @@ def unsafe_distances(
     return D.numpy(), data.lava_ahead[query]
 
 
+# The on-policy operating point: layouts, steps of random exploration then of the
+# ε-greedy shortest-route policy on each, and that policy's ε (a trained agent's last ε).
+ON_POLICY_LAYOUTS = (123, 456, 789, 1000, 1001)
+ON_POLICY_EXPLORE_STEPS = 2_000
+ON_POLICY_STEPS = 4_000
+ON_POLICY_EPSILON = 0.1
+
+
+@torch.no_grad()
+def on_policy_distances(
+    encoder: torch.nn.Module,
+    env_id: str,
+    obs: str,
+    buffer_size: int = PAPER_SHIELD.buffer_size,
+    k: int = PAPER_SHIELD.k,
+    buffer_rule: str = "ring",
+    layouts: Sequence[int] = ON_POLICY_LAYOUTS,
+    explore_steps: int = ON_POLICY_EXPLORE_STEPS,
+    policy_steps: int = ON_POLICY_STEPS,
+    epsilon: float = ON_POLICY_EPSILON,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(D [Q], lava_ahead [Q]) of the policy's states on every layout (module docstring);
+    D is +inf while the buffer holds 3 rows or fewer, as in the shield."""
+    D_all, ahead_all = [], []
+    for layout in layouts:
+        buffer = UnsafeBuffer(buffer_size, encoder.latent_dim, rule=buffer_rule)
+        explored = random_experience([env_id], obs, explore_steps, layout, layout_seed=layout)
+        buffer.add(batched_forward(encoder, explored.obs[explored.unsafe]))
+        walk = random_experience(
+            [env_id], obs, policy_steps, layout + 1, layout_seed=layout, policy=shortest_path_action, epsilon=epsilon
+        )
+        z = batched_forward(encoder, walk.obs)
+        D = np.empty(len(walk))
+        deaths = [*np.flatnonzero(walk.unsafe), len(walk)]
+        start = 0
+        for death in deaths:  # the buffer stands still between two deaths
+            if death > start:
+                D[start:death] = buffer.distance(z[start:death], k).numpy() if buffer.active else np.inf
+            if death < len(walk):
+                D[death] = buffer.distance(z[death : death + 1], k).numpy()[0] if buffer.active else np.inf
+                buffer.add(z[death : death + 1])
+            start = death + 1
+        D_all.append(D)
+        ahead_all.append(walk.lava_ahead)
+    return np.concatenate(D_all), np.concatenate(ahead_all)
+
+
 def encoder_auc(
     encoder: torch.nn.Module,
     data: Experience,
@@ -77,11 +131,21 @@ def encoder_auc(
     return roc_auc(-D, ahead)
 
 
-def encoder_quality(encoder: torch.nn.Module, data: Experience) -> dict:
+def encoder_quality(
+    encoder: torch.nn.Module, data: Experience, env_id: str | None = None, obs: str = "symbolic"
+) -> dict:
     """An encoder manifest's figures for one environment: ``roc_auc`` and
-    ``operating_points`` (see `operating_points`), at the paper's buffer_size and k."""
+    ``operating_points`` (see `operating_points`) on random exploration, at the paper's
+    buffer_size and k; with `env_id`, also ``on_policy``: {buffer rule: operating points}
+    of `on_policy_distances` for each of `BUFFER_RULES`."""
     D, ahead = unsafe_distances(encoder, data)
-    return {"roc_auc": roc_auc(-D, ahead), "operating_points": distance_figures(D, ahead)}
+    figures = {"roc_auc": roc_auc(-D, ahead), "operating_points": distance_figures(D, ahead)}
+    if env_id is not None:
+        figures["on_policy"] = {
+            rule: distance_figures(*on_policy_distances(encoder, env_id, obs, buffer_rule=rule))
+            for rule in BUFFER_RULES
+        }
+    return figures
 
 
 def state_check_figures(D: np.ndarray, unsafe: np.ndarray, d_max: float) -> dict[str, float]:

@@ -1,8 +1,11 @@
-"""The shield's settings, with the paper's values as defaults.
+"""The shield's settings: the tool's defaults, and the paper's setting.
 
 `ShieldParams` is the one record of what a study sweeps: the code, the CSV columns and
 the command-line flags (``--d-max``, ``--margin``, ...) use its field names. Its
-defaults are the paper's settings; `PAPER_SHIELD` is that setting.
+defaults are the tool's (`DEFAULT_SHIELD`); they are the paper's values except for one
+measured deviation, the unsafe buffer's rule (``buffer_rule`` "distinct" where the paper
+keeps a plain ring: docs/method.md, "The state check during training").
+`PAPER_SHIELD` is the paper's setting exactly.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from dataclasses import asdict, dataclass, fields
 
 MODES: tuple[str, ...] = ("dqn", "priors", "shield")
 D_MAX_RULES: tuple[str, ...] = ("fixed", "relative", "adaptive")
+BUFFER_RULES: tuple[str, ...] = ("ring", "distinct")
 
 
 @dataclass(frozen=True)
 class ShieldParams:
-    """The shield's settings; defaults are the paper's.
+    """The shield's settings; defaults are the tool's (the paper's but ``buffer_rule``).
 
     mode: "dqn" (no shield), "priors" (action check at every step with probability rho),
         "shield" (state check, then action check).
@@ -25,7 +29,10 @@ class ShieldParams:
     margin: contrastive margin α the encoder was trained with (squared latent units,
         > 0); it selects the encoder, the decision itself does not read it.
     rho: probability that a flagged state is acted on, in [0, 1].
-    buffer_size: capacity of the unsafe-embedding ring (≥ 1).
+    buffer_size: capacity of the unsafe-embedding buffer (≥ 1).
+    buffer_rule: what the buffer keeps (`shield.unsafe_buffer`): "ring" (the paper's: the
+        last ``buffer_size`` embeddings, repeats included) or "distinct" (the last
+        ``buffer_size`` different ones; the default).
     k: nearest unsafe embeddings averaged into the distance D (≥ 1).
     tau: action threshold on Q_p(s, a) − mean_a' Q_p(s, a').
     d_max_rule: how the state check's threshold is set (`shield.threshold`):
@@ -44,6 +51,7 @@ class ShieldParams:
     margin: float = 10.0
     rho: float = 0.95
     buffer_size: int = 100
+    buffer_rule: str = "distinct"
     k: int = 10
     tau: float = 0.0
     d_max_rule: str = "fixed"
@@ -69,6 +77,8 @@ class ShieldParams:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not math.isfinite(self.tau):
             raise ValueError(f"tau must be a finite number, got {self.tau!r}")
+        if self.buffer_rule not in BUFFER_RULES:
+            raise ValueError(f"buffer_rule must be one of {list(BUFFER_RULES)}, got {self.buffer_rule!r}")
         if self.d_max_rule not in D_MAX_RULES:
             raise ValueError(f"d_max_rule must be one of {list(D_MAX_RULES)}, got {self.d_max_rule!r}")
         for name in ("adaptive_recall", "adaptive_flag_rate"):
@@ -100,7 +110,8 @@ class ShieldParams:
         return cls(**{key: settings[key] for key in cls.names() if key in settings})
 
 
-PAPER_SHIELD = ShieldParams()
+DEFAULT_SHIELD = ShieldParams()
+PAPER_SHIELD = ShieldParams(buffer_rule="ring")
 # Which settings act in each mode (the others are left empty in the tables).
 RELEVANT: dict[str, tuple[str, ...]] = {
     "dqn": (),
@@ -108,8 +119,10 @@ RELEVANT: dict[str, tuple[str, ...]] = {
     "shield": tuple(name for name in ShieldParams.names() if name != "mode"),
 }
 # Shown in a setting's label only when they act: the rule when it is not "fixed", its
-# parameters when it is "adaptive" (so the paper's setting keeps its short label).
+# parameters when it is "adaptive", the buffer's rule when it is not the default (so the
+# default setting keeps its short label).
 _LABEL_ONLY_IF = {
+    "buffer_rule": lambda s: s.get("buffer_rule", DEFAULT_SHIELD.buffer_rule) != DEFAULT_SHIELD.buffer_rule,
     "d_max_rule": lambda s: s.get("d_max_rule", "fixed") != "fixed",
     "adaptive_recall": lambda s: s.get("d_max_rule") == "adaptive",
     "adaptive_flag_rate": lambda s: s.get("d_max_rule") == "adaptive",

@@ -1,7 +1,7 @@
 """The shield: the state check, the action check and the unsafe buffer, on batches of steps.
 
 `Shield` holds everything the method needs at acting time: its settings
-(`ShieldParams`), the frozen encoder f_θ, the frozen prior Q-network Q_p and the ring of
+(`ShieldParams`), the frozen encoder f_θ, the frozen prior Q-network Q_p and the buffer of
 unsafe embeddings. Any training loop uses it the same way:
 
     decision = shield.decide(obs, proposed)   # before stepping the environment
@@ -107,7 +107,7 @@ class Shield:
         self.latents = FrozenMemo(encoder) if encoder is not None else None
         self.prior_values = FrozenMemo(prior_q) if prior_q is not None else None
         latent_dim = encoder.latent_dim if encoder is not None else 1
-        self.unsafe_buffer = UnsafeBuffer(params.buffer_size, latent_dim)
+        self.unsafe_buffer = UnsafeBuffer(params.buffer_size, latent_dim, params.buffer_rule)
         self.adaptive = (
             AdaptiveThreshold(params.d_max_start, params.adaptive_recall, params.adaptive_flag_rate)
             if params.d_max_rule == "adaptive"

@@ -22,12 +22,22 @@ from typing import Any
 from rllib_algos.pretrain_budgets import PRETRAIN_BUDGETS, encoder_spec, prior_spec
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from shield.envs import DEFAULT_ENV, OBS_KINDS, check_env_id, check_obs_kind
-from shield.settings import PAPER_SHIELD, ShieldParams
+from shield.settings import DEFAULT_SHIELD, PAPER_SHIELD, ShieldParams
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 from sweeps.verdicts import VERDICT_MIN_SEEDS
 
-# The settings a study can sweep (`--d-max`, ...); the others stay at the paper's values.
-SWEPT = ("d_max", "margin", "rho", "buffer_size", "k", "d_max_rule", "adaptive_recall", "adaptive_flag_rate")
+# The settings a study can sweep (`--d-max`, ...); the others stay at the tool's defaults.
+SWEPT = (
+    "d_max",
+    "margin",
+    "rho",
+    "buffer_size",
+    "buffer_rule",
+    "k",
+    "d_max_rule",
+    "adaptive_recall",
+    "adaptive_flag_rate",
+)
 ADAPTIVE_ONLY = ("adaptive_recall", "adaptive_flag_rate")
 BASELINES = ({"mode": "dqn"}, {"mode": "priors", "rho": PAPER_SHIELD.rho})
 DEFAULT_STORAGE = "results"
@@ -59,12 +69,12 @@ def flag(name: str) -> str:
 
 
 def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, the other swept settings at the paper's.
+    """Every combination of the grid's values, the other swept settings at the tool's defaults.
 
     The adaptive rule's parameters act only with ``d_max_rule="adaptive"``: other rules keep
     the paper's, so a grid over them does not repeat a fixed setting.
     """
-    paper = {key: getattr(PAPER_SHIELD, key) for key in SWEPT}
+    paper = {key: getattr(DEFAULT_SHIELD, key) for key in SWEPT}
     keys = list(grid)
     settings: list[dict[str, Any]] = []
     for values in itertools.product(*grid.values()):

@@ -1,13 +1,15 @@
 """Study: how reliably the agent learns, with and without the shield, over many layouts.
 
-Runs `dqn` and the shield at the paper's settings on `--seeds` fixed layouts (default 10:
+Runs `dqn` and the shield, with the tool's unsafe buffer ("distinct") and the paper's
+("ring"), on `--seeds` fixed layouts (default 10:
 123, 456, 789, 1000-1006) and, besides the usual tables, prints and writes
 ``learned.csv``: the fraction of seeds whose return_final reached the learned threshold
 at each quarter of the budget, so one run also tells the smallest budget at which most
 seeds have learned. Tables, plots and manifest are copied to ``<storage>/reliability/<agent>/``
 (the committed results/reliability/nstep3/).
 
-python sweeps/reliability.py --budget paper                 # 200K steps, 10 layouts, 20 trials
+python sweeps/reliability.py --budget paper                 # 200K steps, 10 layouts, 30 trials
+python sweeps/reliability.py --env MiniGrid-LavaCrossingS9N3-v0 --seeds 5   # another task, 5 layouts
 python sweeps/reliability.py --budget paper --agent paper   # the same with the paper's agent
 """
 
@@ -33,8 +35,9 @@ def report_learned(run_dir: Path) -> None:
 
 STUDY = Study(
     name="reliability",
-    description="dqn and the shield at the paper's settings over many fixed layouts: the fraction of seeds that "
-    "learn, at every quarter of the budget.",
+    description="dqn and the shield (the tool's buffer rule and the paper's) over many fixed layouts: the fraction "
+    "of seeds that learn, at every quarter of the budget.",
+    grid={"buffer_rule": ["distinct", "ring"]},
     defaults={"budget": "paper", "obs": "symbolic", "artifacts": "quick", "seeds": 10},
     baselines=({"mode": "dqn"},),
     after_run=report_learned,

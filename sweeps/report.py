@@ -24,7 +24,15 @@ from sweeps.attainment import write_attainment
 from sweeps.manifest import MANIFEST, read_manifest
 from sweeps.paper_figures import paper_comparison
 from sweeps.plots import named_settings, plot_curves, plot_paper_comparison, plot_pareto, run_summary
-from sweeps.results import TRIAL_COLUMNS, hypervolume_table, pareto_table, trial_row
+from shield.settings import setting_label
+from sweeps.results import (
+    BEFORE_BUFFER_RULE,
+    SETTING_COLUMNS,
+    TRIAL_COLUMNS,
+    hypervolume_table,
+    pareto_table,
+    trial_row,
+)
 from sweeps.search_storage import JOURNAL
 from sweeps.sensitivity import write_sensitivity
 
@@ -89,6 +97,15 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     trials = trials.reindex(columns=[*TRIAL_COLUMNS, *(c for c in trials.columns if c not in TRIAL_COLUMNS)])
     curves_path = Path(folder) / "curves.csv"
     curves = pd.read_csv(curves_path) if curves_path.exists() else pd.DataFrame(columns=list(CURVE_COLUMNS))
+    before = (trials["mode"] == "shield") & trials["buffer_rule"].isna()
+    if before.any():  # published before buffer_rule existed: those shield trials ran the ring
+        trials["buffer_rule"] = trials["buffer_rule"].astype(object)
+        trials.loc[before, "buffer_rule"] = BEFORE_BUFFER_RULE
+        for index in trials.index[before]:
+            values = trials.loc[index, list(SETTING_COLUMNS)]
+            trials.loc[index, "setting"] = setting_label({k: (None if pd.isna(v) else v) for k, v in values.items()})
+        relabelled = dict(zip(trials.loc[before, "trial_id"], trials.loc[before, "setting"], strict=True))
+        curves["setting"] = curves["trial_id"].map(relabelled).fillna(curves["setting"])
     return trials, curves
 
 

@@ -83,11 +83,17 @@ def _get(tree: dict, *keys: str, default: Any = float("nan")) -> Any:
     return tree
 
 
+# The buffer rule of trials configured before `buffer_rule` existed: they ran the ring.
+BEFORE_BUFFER_RULE = "ring"
+
+
 def trial_row(trial_id: str, status: str, config: dict, result: dict) -> dict[str, Any]:
     """One `trials.csv` row from a trial's config (AlgorithmConfig dict) and last result."""
     shield = config.get("shield_config", {})
     mode = shield.get("mode", "shield")
     settings = {key: (shield.get(key) if key == "mode" or key in RELEVANT[mode] else None) for key in SETTING_COLUMNS}
+    if mode == "shield" and settings["buffer_rule"] is None:
+        settings["buffer_rule"] = BEFORE_BUFFER_RULE
     metrics = _get(result, "env_runners", "shield", default={})
     row: dict[str, Any] = {
         "trial_id": trial_id,

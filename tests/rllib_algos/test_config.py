@@ -18,7 +18,7 @@ def config(weight_files, **shield) -> ShieldedDQNConfig:
     )
 
 
-def test_defaults_are_the_papers():
+def test_defaults_are_the_papers_but_the_buffer_rule():
     c = ShieldedDQNConfig()
     assert c.shield_config == {
         "mode": "shield",
@@ -26,6 +26,7 @@ def test_defaults_are_the_papers():
         "margin": 10.0,
         "rho": 0.95,
         "buffer_size": 100,
+        "buffer_rule": "distinct",
         "k": 10,
         "tau": 0.0,
         "d_max_rule": "fixed",

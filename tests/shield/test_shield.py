@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from shield.envs import FORWARD
-from shield.settings import PAPER_SHIELD, ShieldParams, setting_label
+from shield.settings import DEFAULT_SHIELD, PAPER_SHIELD, ShieldParams, setting_label
 from shield.shield import Shield
 
 INF = float("inf")
@@ -42,7 +42,8 @@ class ForwardBad(nn.Module):
 
 
 def shield(stored: int = 4, **settings) -> Shield:
-    s = Shield(ShieldParams(**settings), Distance(), ForwardBad())
+    # `stored` identical deaths: the paper's ring stores each (the default "distinct" keeps one)
+    s = Shield(ShieldParams(**({"buffer_rule": "ring"} | settings)), Distance(), ForwardBad())
     for _ in range(stored):
         s.record_violation(torch.zeros(2))
     return s
@@ -153,7 +154,9 @@ def test_no_allowed_action_keeps_the_proposal():
 def test_the_same_generator_state_gives_the_same_decisions():
     decisions = []
     for _ in range(2):
-        s = Shield(ShieldParams(rho=0.5), Distance(), ForwardBad(), generator=torch.Generator().manual_seed(7))
+        s = Shield(
+            ShieldParams(rho=0.5, buffer_rule="ring"), Distance(), ForwardBad(), generator=torch.Generator().manual_seed(7)
+        )
         for _ in range(4):
             s.record_violation(torch.zeros(2))
         decisions.append(s.decide(obs_at([0.0] * 500, second=1.0), torch.full((500,), FORWARD)))
@@ -194,4 +197,18 @@ def test_setting_labels_name_the_settings_that_act_in_each_mode():
     assert setting_label({"mode": "dqn", "rho": 0.5}) == "dqn"
     assert setting_label({**PAPER_SHIELD.to_dict(), "mode": "priors"}) == "priors rho=0.95 tau=0"
     paper = setting_label({**PAPER_SHIELD.to_dict()})
-    assert paper == "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"
+    assert paper == "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 buffer_rule=ring k=10 tau=0"
+    assert setting_label(DEFAULT_SHIELD.to_dict()) == "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"
+
+
+def test_under_the_distinct_rule_repeated_deaths_count_once():
+    s = shield(stored=4, buffer_rule="distinct")
+    assert s.unsafe_buffer.stored == 1 and torch.isinf(s.distance(obs_at([0.0]))).all()
+    for d in (1.0, 2.0, 3.0):  # three more, each different
+        s.record_violation(torch.tensor([d, 0.0]))
+    assert s.unsafe_buffer.stored == 4 and s.decide(obs_at([0.0]), torch.tensor([FORWARD])).flagged.item()
+
+
+def test_the_papers_setting_differs_from_the_default_only_in_the_buffer_rule():
+    differ = {k for k, v in PAPER_SHIELD.to_dict().items() if DEFAULT_SHIELD.to_dict()[k] != v}
+    assert differ == {"buffer_rule"} and PAPER_SHIELD.buffer_rule == "ring"

@@ -108,7 +108,8 @@ def test_an_adaptive_shield_moves_its_threshold_as_deaths_are_recorded():
         def forward(self, obs):
             return torch.zeros(len(obs), 7)
 
-    shield = Shield(ShieldParams(d_max_rule="adaptive", d_max=2.5, rho=1.0), Identity(), Forward())
+    rule = ShieldParams(d_max_rule="adaptive", d_max=2.5, rho=1.0, buffer_rule="ring")  # repeats stored
+    shield = Shield(rule, Identity(), Forward())
     for _ in range(4):
         shield.record_violation(torch.zeros(1))  # the check becomes active
     assert shield.d_max == 2.5

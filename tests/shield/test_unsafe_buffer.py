@@ -47,3 +47,29 @@ def test_rows_are_not_part_of_the_state_dict():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError, match="buffer_size must be >= 1"):
         UnsafeBuffer(capacity=0, latent_dim=2)
+
+
+def test_distinct_rule_skips_repeats_and_keeps_what_a_ring_would_overwrite():
+    ring, distinct = UnsafeBuffer(3, 2), UnsafeBuffer(3, 2, rule="distinct")
+    a, b, c = torch.tensor([[0.0, 0.0]]), torch.tensor([[5.0, 0.0]]), torch.tensor([[0.0, 5.0]])
+    for row in (a, b, c, c, c):  # the same death three times
+        ring.add(row)
+        distinct.add(row)
+    assert distinct.stored == 3 and ring.stored == 3
+    assert sorted(map(tuple, distinct.rows.tolist())) == [(0.0, 0.0), (0.0, 5.0), (5.0, 0.0)]
+    assert ring.rows.tolist().count([0.0, 5.0]) == 3  # the ring holds c three times, a and b gone
+    # a state at c: mean of the 3 nearest is 0 in the ring, (0 + 5 + 5·√2) / 3 in distinct
+    z = torch.tensor([[0.0, 5.0]])
+    assert float(ring.distance(z, 3)) == 0.0
+    assert float(distinct.distance(z, 3)) == pytest.approx((5 + 50**0.5) / 3)
+
+
+def test_distinct_rule_stores_rows_apart_by_more_than_the_tolerance():
+    buffer = UnsafeBuffer(10, 1, rule="distinct")
+    buffer.add(torch.tensor([[0.0], [1e-7], [1e-3], [1e-3]]))
+    assert buffer.stored == 2
+
+
+def test_unknown_buffer_rule_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"buffer_rule must be one of \['ring', 'distinct'\]"):
+        UnsafeBuffer(3, 2, rule="set")
