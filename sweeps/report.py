@@ -104,8 +104,9 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         for index in trials.index[before]:
             values = trials.loc[index, list(SETTING_COLUMNS)]
             trials.loc[index, "setting"] = setting_label({k: (None if pd.isna(v) else v) for k, v in values.items()})
-        relabelled = dict(zip(trials.loc[before, "trial_id"], trials.loc[before, "setting"], strict=True))
-        curves["setting"] = curves["trial_id"].map(relabelled).fillna(curves["setting"])
+    # each curve is labelled as its trial is in trials.csv
+    labels = dict(zip(trials["trial_id"], trials["setting"], strict=True))
+    curves["setting"] = curves["trial_id"].map(labels).fillna(curves["setting"])
     return trials, curves
 
 
