@@ -42,7 +42,7 @@ from shield.artifacts import ArtifactSpec, ArtifactStore
 from shield.latent_plot import plot_latents, plot_operating_points
 from shield.networks import QNetwork
 from shield.pretrain_data import random_experience, train_autoencoder
-from shield.quality import encoder_quality, prior_q_quality
+from shield.quality import concatenated, encoder_quality, on_policy_walks, prior_q_quality
 from shield.settings import PAPER_SHIELD
 from shield.weights import WeightFiles, load_frozen, save_frozen
 
@@ -125,14 +125,19 @@ def build_prior_q(spec: ArtifactSpec, store: ArtifactStore, *source_paths: str, 
     q, record = train_q_network(
         config, budget.prior_steps, spec.obs, _dqn_progress(spec.key, budget.prior_steps, progress)
     )
-    quality = {
-        env_id: prior_q_quality(q, random_experience([env_id], spec.obs, budget.eval_steps, EVAL_SEED))
-        for env_id in EVAL_ENVS
-    }
+    quality = {env_id: prior_q_figures(q, env_id, spec.obs, budget.eval_steps) for env_id in EVAL_ENVS}
     progress(f"[{spec.key}] quality on held-out layouts: {quality}")
     staging = store.staging(spec)
     save_frozen(staging / "weights.pt", "prior_q", spec.obs, q)
     return str(store.commit(spec, staging, {"budget": asdict(budget), "quality": quality, **record}))
+
+
+def prior_q_figures(q: torch.nn.Module, env_id: str, obs: str, eval_steps: int) -> dict:
+    """Q_p's manifest figures on one environment: `prior_q_quality` on random exploration,
+    and under ``on_policy`` on the states of `on_policy_walks`' policy."""
+    figures = prior_q_quality(q, random_experience([env_id], obs, eval_steps, EVAL_SEED))
+    walks = on_policy_walks(env_id, obs)
+    return figures | {"on_policy": prior_q_quality(q, concatenated([walk for _, walk in walks]))}
 
 
 def build_encoder(spec: ArtifactSpec, store: ArtifactStore, progress: Progress = _print) -> str:
@@ -152,7 +157,10 @@ def build_encoder(spec: ArtifactSpec, store: ArtifactStore, progress: Progress =
         progress=lambda step, loss: progress(f"[{spec.key}] update {step}/{budget.encoder_updates}, loss {loss:.4f}"),
     )
     evaluation = {env_id: random_experience([env_id], spec.obs, budget.eval_steps, EVAL_SEED) for env_id in EVAL_ENVS}
-    quality = {env_id: encoder_quality(model.encoder, data) for env_id, data in evaluation.items()}
+    quality = {
+        env_id: encoder_quality(model.encoder, data, on_policy_walks(env_id, spec.obs))
+        for env_id, data in evaluation.items()
+    }
     progress(f"[{spec.key}] ROC AUC on held-out layouts: { {e: q['roc_auc'] for e, q in quality.items()} }")
     staging = store.staging(spec)
     save_frozen(staging / "weights.pt", "encoder", spec.obs, model.encoder)

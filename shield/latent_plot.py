@@ -44,18 +44,23 @@ def plot_latents(
 
 
 def plot_operating_points(quality: dict[str, dict], path: Path, title: str) -> None:
-    """Flag rate (left) and precision (right) of the state check against d_max, one line
-    per environment. quality: {env_id: `shield.quality.encoder_quality` figures}."""
+    """Flag rate (left) and precision (right) of the state check against d_max, per
+    environment: on random exploration (solid) and, where measured, on the on-policy
+    states with the default buffer (dashed). quality: {env_id: `shield.quality.encoder_quality`
+    figures}."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4.2))
+    fig = Figure(figsize=(11, 4.6))
     axes = fig.subplots(1, 2)
-    for env_id, figures in quality.items():
-        points = figures["operating_points"]["d_max"]
-        d_max = [float(d) for d in points]
-        label = env_id.replace("MiniGrid-", "").replace("-v0", "")
-        for ax, key in zip(axes, ("flag_rate", "precision"), strict=True):
-            ax.plot(d_max, [points[d][key] for d in points], marker="o", label=label)
+    for (env_id, figures), color in zip(quality.items(), ("C0", "C1", "C2", "C3", "C4"), strict=False):
+        name = env_id.replace("MiniGrid-", "").replace("-v0", "")
+        lines = [(figures["operating_points"]["d_max"], f"{name}, random exploration", "-")]
+        if "on_policy" in figures:  # the default buffer's on-policy figures
+            lines.append((figures["on_policy"]["distinct"]["d_max"], f"{name}, on-policy (distinct buffer)", "--"))
+        for points, label, style in lines:
+            d_max = [float(d) for d in points]
+            for ax, key in zip(axes, ("flag_rate", "precision"), strict=True):
+                ax.plot(d_max, [points[d][key] for d in points], style, color=color, marker="o", ms=3, label=label)
     for ax, key, target in zip(axes, ("flag rate", "precision"), ("≤ 0.2", "≥ 0.5"), strict=True):
         ax.set_xlabel("d_max (latent units)")
         ax.set_ylabel(f"{key} (target {target})")
@@ -64,6 +69,6 @@ def plot_operating_points(quality: dict[str, dict], path: Path, title: str) -> N
     axes[0].axhline(0.2, color="0.5", ls=":", lw=1)
     axes[1].axhline(0.5, color="0.5", ls=":", lw=1)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"State check on held-out layouts: {title}", fontsize=10)
+    fig.suptitle(f"State check: {title}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

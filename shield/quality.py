@@ -81,40 +81,67 @@ ON_POLICY_STEPS = 4_000
 ON_POLICY_EPSILON = 0.1
 
 
-@torch.no_grad()
-def on_policy_distances(
-    encoder: torch.nn.Module,
+def on_policy_walks(
     env_id: str,
     obs: str,
-    buffer_size: int = PAPER_SHIELD.buffer_size,
-    k: int = PAPER_SHIELD.k,
-    buffer_rule: str = "ring",
     layouts: Sequence[int] = ON_POLICY_LAYOUTS,
     explore_steps: int = ON_POLICY_EXPLORE_STEPS,
     policy_steps: int = ON_POLICY_STEPS,
     epsilon: float = ON_POLICY_EPSILON,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(D [Q], lava_ahead [Q]) of the policy's states on every layout (module docstring);
-    D is +inf while the buffer holds 3 rows or fewer, as in the shield."""
-    D_all, ahead_all = [], []
-    for layout in layouts:
-        buffer = UnsafeBuffer(buffer_size, encoder.latent_dim, rule=buffer_rule)
-        explored = random_experience([env_id], obs, explore_steps, layout, layout_seed=layout)
-        buffer.add(batched_forward(encoder, explored.obs[explored.unsafe]))
-        walk = random_experience(
-            [env_id], obs, policy_steps, layout + 1, layout_seed=layout, policy=shortest_path_action, epsilon=epsilon
+) -> list[tuple[Experience, Experience]]:
+    """Per layout: (random exploration, then the ε-greedy shortest-route policy) on it."""
+    return [
+        (
+            random_experience([env_id], obs, explore_steps, layout, layout_seed=layout),
+            random_experience(
+                [env_id],
+                obs,
+                policy_steps,
+                layout + 1,
+                layout_seed=layout,
+                policy=shortest_path_action,
+                epsilon=epsilon,
+            ),
         )
+        for layout in layouts
+    ]
+
+
+def concatenated(parts: Sequence[Experience]) -> Experience:
+    """One `Experience` of several, episodes numbered apart."""
+    offsets = np.cumsum([0, *(int(p.episode.max()) + 1 for p in parts[:-1])])
+    return Experience(
+        np.concatenate([p.obs for p in parts]),
+        np.concatenate([p.unsafe for p in parts]),
+        np.concatenate([p.lava_ahead for p in parts]),
+        np.concatenate([p.episode + o for p, o in zip(parts, offsets, strict=True)]),
+    )
+
+
+@torch.no_grad()
+def on_policy_distances(
+    encoder: torch.nn.Module,
+    walks: Sequence[tuple[Experience, Experience]],
+    buffer_size: int = PAPER_SHIELD.buffer_size,
+    k: int = PAPER_SHIELD.k,
+    buffer_rule: str = "ring",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(D [Q], lava_ahead [Q]) of the policy's states of `walks` (`on_policy_walks`; module
+    docstring); D is +inf while the buffer holds 3 rows or fewer, as in the shield."""
+    D_all, ahead_all = [], []
+    for explored, walk in walks:
+        buffer = UnsafeBuffer(buffer_size, encoder.latent_dim, rule=buffer_rule)
+        buffer.add(batched_forward(encoder, explored.obs[explored.unsafe]))
         z = batched_forward(encoder, walk.obs)
-        D = np.empty(len(walk))
-        deaths = [*np.flatnonzero(walk.unsafe), len(walk)]
+        D = np.full(len(walk), np.inf)
         start = 0
-        for death in deaths:  # the buffer stands still between two deaths
-            if death > start:
-                D[start:death] = buffer.distance(z[start:death], k).numpy() if buffer.active else np.inf
+        for death in [*np.flatnonzero(walk.unsafe), len(walk)]:  # the buffer stands still between deaths
+            stop = min(death + 1, len(walk))  # the state before a death is checked, then stored
+            if buffer.active:
+                D[start:stop] = buffer.distance(z[start:stop], k).numpy()
             if death < len(walk):
-                D[death] = buffer.distance(z[death : death + 1], k).numpy()[0] if buffer.active else np.inf
                 buffer.add(z[death : death + 1])
-            start = death + 1
+            start = stop
         D_all.append(D)
         ahead_all.append(walk.lava_ahead)
     return np.concatenate(D_all), np.concatenate(ahead_all)

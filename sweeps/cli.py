@@ -67,7 +67,7 @@ def quality(args: argparse.Namespace) -> int:
     from shield.artifacts import ArtifactStore
     from shield.latent_plot import plot_operating_points
     from shield.pretrain_data import random_experience
-    from shield.quality import encoder_quality, prior_q_quality
+    from shield.quality import concatenated, encoder_quality, on_policy_walks, prior_q_quality
     from shield.weights import load_frozen
 
     store = ArtifactStore(args.artifact_dir)
@@ -76,17 +76,25 @@ def quality(args: argparse.Namespace) -> int:
     prior = prior_spec(args.obs, args.budget, args.lava_bootstrap)
     q_p = load_frozen(store.check(prior), "prior_q", args.obs)
     print(f"{prior.key}  (Q_p: unsafe_flagged target >= 0.95; safe_flagged lower is better)")
+    walks = {env_id: on_policy_walks(env_id, args.obs) for env_id in EVAL_ENVS}
+    prior_figures = {}
     for env_id, d in data.items():
-        now = prior_q_quality(q_p, d)
+        now = prior_figures[env_id] = prior_q_quality(q_p, d) | {
+            "on_policy": prior_q_quality(q_p, concatenated([walk for _, walk in walks[env_id]]))
+        }
         then = store.manifest(prior)["quality"][env_id]
+        policy = now["on_policy"]
         print(
             f"  {env_id:32s} unsafe_flagged {now['unsafe_flagged']:.3f} (manifest {then['unsafe_flagged']:.3f})"
             f"  safe_flagged {now['safe_flagged']:.3f} (manifest {then['safe_flagged']:.3f})"
+            f"  on-policy: {policy['unsafe_flagged']:.3f} / {policy['safe_flagged']:.3f}"
         )
+    if args.write:
+        store.amend(prior, {"quality": prior_figures})
     for margin in args.margin or [PAPER_SHIELD.margin]:
         spec = encoder_spec(args.obs, args.budget, margin)
         encoder = load_frozen(store.check(spec), "encoder", args.obs)
-        figures = {env_id: encoder_quality(encoder, d) for env_id, d in data.items()}
+        figures = {env_id: encoder_quality(encoder, d, walks[env_id]) for env_id, d in data.items()}
         print(f"{spec.key}  (encoder: ROC AUC target >= 0.95; state check at d_max: flag rate / precision / recall)")
         for env_id, now in figures.items():
             then = store.manifest(spec)["quality"][env_id]["roc_auc"]
@@ -100,6 +108,13 @@ def quality(args: argparse.Namespace) -> int:
                 f"  {env_id:32s} roc_auc {now['roc_auc']:.4f} (manifest {then:.4f})  median D safe "
                 f"{points['D_safe']['q50']:.2f}, lava ahead {points['D_unsafe']['q50']:.2f}  {at}"
             )
+            for rule, policy in now["on_policy"].items():
+                at = "  ".join(
+                    f"{d}: {p['flag_rate']:.2f} / {p['precision']:.2f} / {p['recall']:.2f}"
+                    for d, p in policy["d_max"].items()
+                    if d in ("1", "2.5", "4")
+                )
+                print(f"  {'':32s} on-policy, buffer {rule:8s} median D safe {policy['D_safe']['q50']:.2f}  {at}")
         if args.write:
             store.amend(spec, {"quality": figures})
             plot_operating_points(figures, store.folder(spec) / "operating_points.png", title=spec.key)

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from shield.settings import setting_label
 from sweeps.attainment import write_attainment
 from sweeps.manifest import MANIFEST, read_manifest
 from sweeps.paper_figures import paper_comparison
 from sweeps.plots import named_settings, plot_curves, plot_paper_comparison, plot_pareto, run_summary
-from shield.settings import setting_label
 from sweeps.results import (
     BEFORE_BUFFER_RULE,
     SETTING_COLUMNS,

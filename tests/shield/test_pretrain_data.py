@@ -98,3 +98,36 @@ def test_keep_safe_drops_safe_rows_only():
     np.testing.assert_array_equal(kept.obs[kept.unsafe], full.obs[full.unsafe])
     n_safe = (~full.unsafe).sum()
     assert (~kept.unsafe).sum() == pytest.approx(0.3 * n_safe, abs=4 * np.sqrt(0.3 * 0.7 * n_safe))
+
+
+def test_policy_experience_follows_the_policy_and_stays_on_one_layout():
+    from shield.envs import FORWARD
+
+    data = random_experience(
+        ["MiniGrid-LavaCrossingS9N1-v0"],
+        "symbolic",
+        400,
+        seed=1,
+        policy=lambda env: FORWARD,
+        epsilon=0.0,
+        layout_seed=9,
+    )
+    walls = data.obs[..., 0] == 2  # the same layout in every episode: the same walls
+    assert (walls == walls[0]).all() and data.episode.max() >= 1
+
+
+def test_on_policy_figures_of_the_oracle_encoder_are_perfect_and_wait_for_four_deaths():
+    from shield.quality import concatenated, distance_figures, on_policy_distances, on_policy_walks
+
+    walks = on_policy_walks(
+        "MiniGrid-LavaCrossingS9N1-v0", "symbolic", layouts=(3, 4), explore_steps=600, policy_steps=800
+    )
+    D, ahead = on_policy_distances(OracleEncoder(), walks, buffer_rule="ring")
+    policy = concatenated([walk for _, walk in walks])
+    assert len(D) == len(policy) == 1600 and (ahead == policy.lava_ahead).all()
+    point = distance_figures(D, ahead)["d_max"]["2.5"]
+    assert point["precision"] == 1.0 and point["recall"] == 1.0
+    # the oracle maps every lava-ahead state to one point: a distinct buffer holds one row, never active
+    D_distinct, _ = on_policy_distances(OracleEncoder(), walks, buffer_rule="distinct")
+    assert np.isinf(D_distinct).all()
+    assert policy.episode.max() > 50  # the route reaches the goal in ~15 steps (random walks: hundreds)

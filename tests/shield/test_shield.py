@@ -155,7 +155,10 @@ def test_the_same_generator_state_gives_the_same_decisions():
     decisions = []
     for _ in range(2):
         s = Shield(
-            ShieldParams(rho=0.5, buffer_rule="ring"), Distance(), ForwardBad(), generator=torch.Generator().manual_seed(7)
+            ShieldParams(rho=0.5, buffer_rule="ring"),
+            Distance(),
+            ForwardBad(),
+            generator=torch.Generator().manual_seed(7),
         )
         for _ in range(4):
             s.record_violation(torch.zeros(2))
