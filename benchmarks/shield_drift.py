@@ -9,7 +9,7 @@ visited. The replay holds the agent's behaviour fixed (the shield it ran with dr
 it tells which part of the rule makes the flags, not how a retrained agent would fare.
 
 python benchmarks/shield_drift.py --env MiniGrid-LavaCrossingS9N1-v0 --layout 789 --out drift-789.npz
-python benchmarks/shield_drift.py --analyse drift-789.npz      # the replay tables only
+python benchmarks/shield_drift.py --analyse drift-789.npz      # then the replay tables
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> None:
             if terminated or truncated:
                 break
         print(
-            f"iteration {iteration + 1}: {steps[0]} steps, return_final {returns[-1]:.3f}, deaths {len(log['death_step'])}",
+            f"iteration {iteration + 1}: {steps[0]} steps, return_final {returns[-1]:.3f}, "
+            f"deaths {len(log['death_step'])}",
             flush=True,
         )
     np.savez_compressed(
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> None:
         env=args.env,
         layout=args.layout,
         margin=settings["margin"],
+        buffer_rule=settings["buffer_rule"],
         artifact_dir=str(args.artifact_dir),
     )
     algo.stop()
@@ -162,9 +164,9 @@ def replay(variant: Replayed, z_states, idx, death_z, death_step, d_max: float, 
     n = len(idx)
     D, thr = np.empty(n), np.empty(n)
     cuts = sorted(set(range(0, n, block)) | {int(s) for s in death_step if s < n} | {n})
-    deaths = iter(zip(death_step, death_z))
+    deaths = iter(zip(death_step, death_z, strict=True))
     pending = next(deaths, None)
-    for start, stop in zip(cuts[:-1], cuts[1:]):
+    for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
         while pending is not None and pending[0] <= start:
             variant.add(pending[1])
             pending = next(deaths, None)
@@ -201,14 +203,11 @@ def analyse(path: Path, d_max: float = 2.5, parts: int = 4) -> None:
         else np.zeros((0, z.shape[1]))
     )
     death_step = data["death_step"]
-    n = len(obs)
+    n, returns = len(obs), data["return_final"]
     quarter = np.minimum(np.arange(n) * parts // n, parts - 1)
     print(
         f"{data['env']} layout {int(data['layout'])}: {n} steps, {len(death_step)} deaths; return_final by quarter "
-        + " / ".join(
-            f"{data['return_final'][min(len(data['return_final']) - 1, (q + 1) * len(data['return_final']) // parts - 1)]:.3f}"
-            for q in range(parts)
-        )
+        + " / ".join(f"{returns[min(len(returns) - 1, (q + 1) * len(returns) // parts - 1)]:.3f}" for q in range(parts))
     )
 
     # which embeddings enter the buffer, and how far they lie from the agent's own safe states
@@ -252,10 +251,12 @@ def analyse(path: Path, d_max: float = 2.5, parts: int = 4) -> None:
     table = []
     for variant in variants:
         D, thr = replay(variant, z, idx, death_z, death_step, d_max)
-        if variant.name.endswith("(paper)"):
+        ran = str(data["buffer_rule"]) if "buffer_rule" in data else "ring"  # files from before the setting
+        if variant.rule == ran and variant.k == 10 and variant.cap is None:
             finite = np.isfinite(logged_D)
             print(
-                f"\nreplay check: paper variant's D equals the logged D on {np.mean(np.isclose(D[finite], logged_D[finite], atol=1e-4)):.4f} of checked steps"
+                f"\nreplay check: the {ran} variant's D equals the logged D on "
+                f"{np.mean(np.isclose(D[finite], logged_D[finite], atol=1e-4)):.4f} of checked steps"
             )
         table.append((variant.name, D < thr))
     D_oracle = oracle.distance(z)[idx]
@@ -298,7 +299,6 @@ if __name__ == "__main__":
     types = ShieldParams.types()
     args.setting = {k: types[k](v) for k, v in (item.split("=", 1) for item in args.setting)}
     if args.analyse is None:
-        run(args)
-        analyse(args.out)
+        run(args)  # then: --analyse OUT (Ray's shutdown ends this process)
     else:
         analyse(args.analyse)

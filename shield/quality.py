@@ -131,7 +131,8 @@ def on_policy_distances(
     D_all, ahead_all = [], []
     for explored, walk in walks:
         buffer = UnsafeBuffer(buffer_size, encoder.latent_dim, rule=buffer_rule)
-        buffer.add(batched_forward(encoder, explored.obs[explored.unsafe]))
+        if explored.unsafe.any():
+            buffer.add(batched_forward(encoder, explored.obs[explored.unsafe]))
         z = batched_forward(encoder, walk.obs)
         D = np.full(len(walk), np.inf)
         start = 0
@@ -159,18 +160,17 @@ def encoder_auc(
 
 
 def encoder_quality(
-    encoder: torch.nn.Module, data: Experience, env_id: str | None = None, obs: str = "symbolic"
+    encoder: torch.nn.Module, data: Experience, walks: Sequence[tuple[Experience, Experience]] | None = None
 ) -> dict:
     """An encoder manifest's figures for one environment: ``roc_auc`` and
     ``operating_points`` (see `operating_points`) on random exploration, at the paper's
-    buffer_size and k; with `env_id`, also ``on_policy``: {buffer rule: operating points}
-    of `on_policy_distances` for each of `BUFFER_RULES`."""
+    buffer_size and k; with `walks` (`on_policy_walks`), also ``on_policy``: {buffer rule:
+    operating points} of `on_policy_distances`, for each of `BUFFER_RULES`."""
     D, ahead = unsafe_distances(encoder, data)
     figures = {"roc_auc": roc_auc(-D, ahead), "operating_points": distance_figures(D, ahead)}
-    if env_id is not None:
+    if walks is not None:
         figures["on_policy"] = {
-            rule: distance_figures(*on_policy_distances(encoder, env_id, obs, buffer_rule=rule))
-            for rule in BUFFER_RULES
+            rule: distance_figures(*on_policy_distances(encoder, walks, buffer_rule=rule)) for rule in BUFFER_RULES
         }
     return figures
 
