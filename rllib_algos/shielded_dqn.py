@@ -68,10 +68,11 @@ class ShieldedDQNConfig(PaperDQNConfig):
             buffer_size: unsafe-embedding buffer capacity (default 100).
             buffer_rule: "distinct" (default) or "ring" (the paper's); `shield.unsafe_buffer`.
             tau: action threshold on Q_p(s,a) − mean Q_p(s,·) (default 0).
-            d_max_rule: "fixed" (default), "relative" (d_max · √margin) or "adaptive"
-                (`shield.threshold.AdaptiveThreshold`, starting at d_max).
+            d_max_rule: "fixed" (default), "relative" (d_max · √margin), "adaptive"
+                (`shield.threshold.AdaptiveThreshold`, starting at d_max) or "capped"
+                (`shield.threshold.CappedThreshold`).
             adaptive_recall: "adaptive": fraction of recent pre-death states to flag (0.9).
-            adaptive_flag_rate: "adaptive": the most of checked states to flag (0.2).
+            adaptive_flag_rate: "adaptive", "capped": the most of checked states to flag (0.2).
             weights: the frozen networks' files: Q_p (modes "priors", "shield") and the
                 encoders by margin (mode "shield"); a search over α gives several.
         """

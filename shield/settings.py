@@ -15,7 +15,7 @@ import numbers
 from dataclasses import asdict, dataclass, fields
 
 MODES: tuple[str, ...] = ("dqn", "priors", "shield")
-D_MAX_RULES: tuple[str, ...] = ("fixed", "relative", "adaptive")
+D_MAX_RULES: tuple[str, ...] = ("fixed", "relative", "adaptive", "capped")
 BUFFER_RULES: tuple[str, ...] = ("ring", "distinct")
 
 
@@ -39,11 +39,13 @@ class ShieldParams:
         "fixed" (the paper's: ``d_max`` latent units), "relative" (``d_max`` · √margin:
         d_max as a fraction of the distance the margin pushes safe from unsafe, so the
         same value means the same on every margin), or "adaptive" (starts at ``d_max``,
-        then follows the distances the agent meets, see `AdaptiveThreshold`).
+        then follows the distances the agent meets, see `AdaptiveThreshold`), or "capped"
+        (``d_max``, lowered when it would flag more than ``adaptive_flag_rate`` of the
+        recently checked states, see `CappedThreshold`).
     adaptive_recall: "adaptive" only: the fraction of recent pre-death states the
         threshold must flag, in (0, 1].
-    adaptive_flag_rate: "adaptive" only: the most the threshold may flag of recently
-        checked states, in (0, 1].
+    adaptive_flag_rate: "adaptive" and "capped": the most the threshold may flag of
+        recently checked states, in (0, 1].
     """
 
     mode: str = "shield"
@@ -119,13 +121,13 @@ RELEVANT: dict[str, tuple[str, ...]] = {
     "shield": tuple(name for name in ShieldParams.names() if name != "mode"),
 }
 # Shown in a setting's label only when they act: the rule when it is not "fixed", its
-# parameters when it is "adaptive", the buffer's rule when it is not the default (so the
-# default setting keeps its short label).
+# parameters when it is "adaptive" (the flag rate also when "capped"), the buffer's rule
+# when it is not the default (so the default setting keeps its short label).
 _LABEL_ONLY_IF = {
     "buffer_rule": lambda s: s.get("buffer_rule", DEFAULT_SHIELD.buffer_rule) != DEFAULT_SHIELD.buffer_rule,
     "d_max_rule": lambda s: s.get("d_max_rule", "fixed") != "fixed",
     "adaptive_recall": lambda s: s.get("d_max_rule") == "adaptive",
-    "adaptive_flag_rate": lambda s: s.get("d_max_rule") == "adaptive",
+    "adaptive_flag_rate": lambda s: s.get("d_max_rule") in ("adaptive", "capped"),
 }
 
 

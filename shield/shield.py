@@ -34,7 +34,7 @@ from torch import nn
 
 from shield.memo import FrozenMemo
 from shield.settings import ShieldParams
-from shield.threshold import AdaptiveThreshold
+from shield.threshold import AdaptiveThreshold, CappedThreshold
 from shield.unsafe_buffer import UnsafeBuffer
 from shield.weights import WeightFiles, load_frozen
 
@@ -108,16 +108,16 @@ class Shield:
         self.prior_values = FrozenMemo(prior_q) if prior_q is not None else None
         latent_dim = encoder.latent_dim if encoder is not None else 1
         self.unsafe_buffer = UnsafeBuffer(params.buffer_size, latent_dim, params.buffer_rule)
-        self.adaptive = (
-            AdaptiveThreshold(params.d_max_start, params.adaptive_recall, params.adaptive_flag_rate)
-            if params.d_max_rule == "adaptive"
-            else None
-        )
+        self.adaptive: AdaptiveThreshold | CappedThreshold | None = None  # the moving thresholds
+        if params.d_max_rule == "adaptive":
+            self.adaptive = AdaptiveThreshold(params.d_max_start, params.adaptive_recall, params.adaptive_flag_rate)
+        elif params.d_max_rule == "capped":
+            self.adaptive = CappedThreshold(params.d_max_start, params.adaptive_flag_rate)
 
     @property
     def d_max(self) -> float:
         """The state check's threshold now (latent units): ``params.d_max_start`` unless
-        the rule is "adaptive" (`shield.threshold`)."""
+        the rule is "adaptive" or "capped" (`shield.threshold`)."""
         return self.adaptive.value if self.adaptive is not None else self.params.d_max_start
 
     @classmethod

@@ -1,4 +1,8 @@
-"""The state check's threshold: fixed, relative to the margin, or adaptive.
+"""The state check's threshold: fixed, relative to the margin, adaptive, or capped.
+
+The capped rule keeps ``d_max`` but never lets the check flag more than ``flag_rate`` of
+the states it recently ran on: its threshold is the smaller of ``d_max`` and the
+``flag_rate``-quantile of the last `STATE_WINDOW` checked distances (`CappedThreshold`).
 
 The adaptive rule answers the paper's open question (can a threshold set from what the
 agent has seen do better than a fixed one?) with two streams of latent distances D:
@@ -98,3 +102,30 @@ class AdaptiveThreshold:
             return
         upper = float(self.states.quantile(self.flag_rate))
         self.value = (lower + upper) / 2 if lower < upper else upper
+
+
+class CappedThreshold:
+    """The capped rule of the module docstring: min(``start``, the ``flag_rate``-quantile of
+    recently checked distances), recomputed every `UPDATE_EVERY` checked batches.
+
+    Args:
+        start: d_max (latent units), the threshold while no cap applies.
+        flag_rate: the most of recently checked states to flag, in (0, 1].
+    """
+
+    def __init__(self, start: float, flag_rate: float):
+        self.start, self.flag_rate = float(start), float(flag_rate)
+        self.states = Ring(STATE_WINDOW)
+        self.value = self.start
+        self._batches = 0
+
+    def observe_states(self, D: np.ndarray) -> None:
+        """Distances [B] of states the check ran on (infinite ones are ignored)."""
+        D = np.asarray(D, dtype=float)
+        self.states.extend(D[np.isfinite(D)])
+        self._batches += 1
+        if self._batches % UPDATE_EVERY == 0 and self.states.size:
+            self.value = min(self.start, float(self.states.quantile(self.flag_rate)))
+
+    def observe_unsafe(self, d: float) -> None:
+        """Deaths do not move this rule."""

@@ -71,8 +71,9 @@ def flag(name: str) -> str:
 def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values, the other swept settings at the tool's defaults.
 
-    The adaptive rule's parameters act only with ``d_max_rule="adaptive"``: other rules keep
-    the paper's, so a grid over them does not repeat a fixed setting.
+    The adaptive rule's parameters act only with ``d_max_rule="adaptive"`` (its flag rate
+    also with "capped"): other rules keep the defaults, so a grid over them does not repeat
+    a fixed setting.
     """
     paper = {key: getattr(DEFAULT_SHIELD, key) for key in SWEPT}
     keys = list(grid)
@@ -80,7 +81,8 @@ def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
     for values in itertools.product(*grid.values()):
         setting = {"mode": "shield", **paper, **dict(zip(keys, values, strict=True))}
         if setting["d_max_rule"] != "adaptive":
-            setting |= {key: paper[key] for key in ADAPTIVE_ONLY}
+            kept = ("adaptive_flag_rate",) if setting["d_max_rule"] == "capped" else ()
+            setting |= {key: paper[key] for key in ADAPTIVE_ONLY if key not in kept}
         if setting not in settings:
             settings.append(setting)
     return settings

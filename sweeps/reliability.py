@@ -37,7 +37,7 @@ STUDY = Study(
     name="reliability",
     description="dqn and the shield (the tool's buffer rule and the paper's) over many fixed layouts: the fraction "
     "of seeds that learn, at every quarter of the budget.",
-    grid={"buffer_rule": ["distinct", "ring"]},
+    grid={"buffer_rule": ["distinct", "ring"], "d_max_rule": ["fixed"]},
     defaults={"budget": "paper", "obs": "symbolic", "artifacts": "quick", "seeds": 10},
     baselines=({"mode": "dqn"},),
     after_run=report_learned,

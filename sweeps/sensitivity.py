@@ -84,7 +84,7 @@ def sensitivity_metrics(trials: pd.DataFrame, parameters: list[str]) -> list[str
     """return_final and violations_total; with state_flag_rate and state_precision when the
     state check's threshold moves: d_max swept, or a relative or adaptive d_max_rule."""
     rules = set(shield_trials(trials)["d_max_rule"].dropna().astype(str).unique().tolist())
-    moves = "d_max" in parameters or bool(rules & {"relative", "adaptive"})
+    moves = "d_max" in parameters or bool(rules & {"relative", "adaptive", "capped"})
     return [*METRICS, *(STATE_METRICS if moves else ())]
 
 

@@ -215,3 +215,11 @@ def test_under_the_distinct_rule_repeated_deaths_count_once():
 def test_the_papers_setting_differs_from_the_default_only_in_the_buffer_rule():
     differ = {k for k, v in PAPER_SHIELD.to_dict().items() if DEFAULT_SHIELD.to_dict()[k] != v}
     assert differ == {"buffer_rule"} and PAPER_SHIELD.buffer_rule == "ring"
+
+
+def test_the_papers_setting_keeps_a_ring_that_stores_every_death():
+    s = Shield(PAPER_SHIELD, Distance(), ForwardBad())
+    for _ in range(4):
+        s.record_violation(torch.zeros(2))
+    assert s.unsafe_buffer.stored == 4 and s.unsafe_buffer.active
+    assert s.decide(obs_at([1.0]), torch.tensor([FORWARD])).distance.item() == 1.0

@@ -137,3 +137,38 @@ def test_a_relative_threshold_scales_with_the_margin():
 def test_bad_rule_parameters_say_what_to_change(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ShieldParams(**kwargs)
+
+
+def test_capped_threshold_keeps_d_max_until_it_would_flag_more_than_the_rate():
+    from shield.threshold import UPDATE_EVERY, CappedThreshold
+
+    rule = CappedThreshold(start=2.5, flag_rate=0.2)
+    far = np.full(8, 3.0)  # nothing flagged at 2.5
+    for _ in range(UPDATE_EVERY):
+        rule.observe_states(far)
+    assert rule.value == 2.5
+    # now 60% of states lie at 1.0, under d_max: the cap lowers the threshold to their 20% quantile
+    rng = np.random.default_rng(0)
+    for _ in range(STATE_WINDOW // 8):
+        rule.observe_states(np.where(rng.random(8) < 0.6, rng.uniform(0.5, 1.5, 8), 3.0))
+    assert 0.5 < rule.value < 1.0
+    flagged = np.mean(rule.states.kept() < rule.value)
+    assert abs(flagged - 0.2) < 0.01
+    rule.observe_unsafe(0.0)  # deaths do not move it
+    assert 0.5 < rule.value < 1.0
+
+
+def test_capped_shield_keeps_the_adaptive_flag_rate_and_labels_it():
+    from shield.settings import setting_label
+    from sweeps.plan import shield_settings
+
+    (setting,) = shield_settings({"d_max_rule": ["capped"], "adaptive_flag_rate": [0.1]})
+    assert setting["adaptive_flag_rate"] == 0.1 and setting["adaptive_recall"] == 0.9
+    assert setting_label(setting).endswith("d_max_rule=capped adaptive_flag_rate=0.1")
+    shield = Shield(ShieldParams(**setting), FirstValue(), Zeros())
+    assert type(shield.adaptive).__name__ == "CappedThreshold" and shield.d_max == 2.5
+
+
+class Zeros(nn.Module):
+    def forward(self, obs):
+        return torch.zeros(len(obs), 7)
