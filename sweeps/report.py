@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from shield.envs import DEFAULT_ENV
 from shield.settings import setting_label
 from sweeps.attainment import write_attainment
 from sweeps.manifest import MANIFEST, read_manifest
@@ -110,12 +111,20 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return trials, curves
 
 
+def published_name(manifest: dict) -> str:
+    """The agent preset ("nstep3"), followed by the environment when it is not the default
+    ("nstep3-LavaCrossingS9N3"), so that runs on several environments do not overwrite each other."""
+    agent = manifest.get("agent", "paper")
+    env = manifest.get("env", DEFAULT_ENV)
+    return agent if env == DEFAULT_ENV else f"{agent}-{env.removeprefix('MiniGrid-').removesuffix('-v0')}"
+
+
 def publish(run_dir: Path, name: str | None = None) -> Path:
     """Copy a run's tables, plots and manifest beside the run folders, into
-    ``<storage>/<study>/<name>/`` (default: the agent preset; the committed
+    ``<storage>/<study>/<name>/`` (default: `published_name`; the committed
     results/reproduce/nstep3/, results/threshold/quick/, ...); `write_report` rebuilds them
     there from the copied trials.csv and curves.csv."""
-    target = Path(run_dir).parent / (name or read_manifest(run_dir).get("agent", "paper"))
+    target = Path(run_dir).parent / (name or published_name(read_manifest(run_dir)))
     target.mkdir(exist_ok=True)
     for pattern in PUBLISHED:
         for path in Path(run_dir).glob(pattern):

@@ -206,3 +206,11 @@ def test_hypervolume_counts_the_front_of_pareto_csv_even_with_an_undefined_seed(
     front = pareto[pareto["on_front"]][["return_final_mean", "violations_total_mean"]].to_numpy()
     ref = (hv["reference_return"], hv["reference_violations"])
     assert hv["hypervolume"] == pytest.approx(hypervolume_2d(front, [1, -1], ref))
+
+
+def test_published_name_adds_the_environment_when_it_is_not_the_default():
+    from sweeps.report import published_name
+
+    assert published_name({"agent": "nstep3", "env": "MiniGrid-LavaCrossingS9N1-v0"}) == "nstep3"
+    assert published_name({"agent": "nstep3", "env": "MiniGrid-LavaCrossingS9N3-v0"}) == "nstep3-LavaCrossingS9N3"
+    assert published_name({}) == "paper"
