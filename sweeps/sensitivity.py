@@ -45,6 +45,7 @@ PARAMETER_MEANINGS = {
     "margin": "contrastive margin α, squared latent units",
     "rho": "probability that a flagged state is acted on",
     "buffer_size": "unsafe embeddings kept",
+    "buffer_rule": "what the unsafe buffer keeps",
     "k": "nearest unsafe embeddings averaged into D",
     "tau": "action threshold on Q_p",
     "d_max_rule": "how the threshold is set",

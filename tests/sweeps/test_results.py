@@ -214,3 +214,10 @@ def test_published_name_adds_the_environment_when_it_is_not_the_default():
     assert published_name({"agent": "nstep3", "env": "MiniGrid-LavaCrossingS9N1-v0"}) == "nstep3"
     assert published_name({"agent": "nstep3", "env": "MiniGrid-LavaCrossingS9N3-v0"}) == "nstep3-LavaCrossingS9N3"
     assert published_name({}) == "paper"
+
+
+def test_every_swept_setting_has_a_meaning_for_the_sensitivity_axes():
+    from shield.settings import ShieldParams
+    from sweeps.sensitivity import PARAMETER_MEANINGS
+
+    assert set(ShieldParams.names()) - {"mode"} <= set(PARAMETER_MEANINGS)

@@ -351,7 +351,13 @@ def test_report_rebuilds_tables_from_the_experiment_directory(threshold_run):
 
 @pytest.mark.parametrize(
     "published, comparable",
-    [("reproduce/nstep3", True), ("reliability/nstep3", True), ("adaptive/nstep3", False), ("threshold/quick", False)],
+    [
+        ("reproduce/nstep3", True),
+        ("reliability/nstep3", True),
+        ("reliability/nstep3-LavaCrossingS9N3", False),
+        ("adaptive/nstep3", False),
+        ("threshold/quick", False),
+    ],
 )
 def test_report_rebuilds_a_committed_folder_unchanged(tmp_path, published, comparable):
     """A published folder holds no trial folders: its trials.csv and curves.csv are enough
