@@ -2,10 +2,12 @@
 
 `ShieldParams` is the one record of what a study sweeps: the code, the CSV columns and
 the command-line flags (``--d-max``, ``--margin``, ...) use its field names. Its
-defaults are the tool's (`DEFAULT_SHIELD`); they are the paper's values except for one
-measured deviation, the unsafe buffer's rule (``buffer_rule`` "distinct" where the paper
-keeps a plain ring: docs/method.md, "The state check during training").
-`PAPER_SHIELD` is the paper's setting exactly.
+defaults are the tool's (`DEFAULT_SHIELD`); they are the paper's values except for two
+measured deviations (docs/method.md, "The state check during training"): the unsafe
+buffer keeps distinct embeddings (``buffer_rule`` "distinct"; the paper's is a plain
+ring) and the threshold ``d_max`` is capped so that it flags at most 20% of the recently
+checked states (``d_max_rule`` "capped"; the paper's is "fixed"). `PAPER_SHIELD` is the
+paper's setting exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ BUFFER_RULES: tuple[str, ...] = ("ring", "distinct")
 
 @dataclass(frozen=True)
 class ShieldParams:
-    """The shield's settings; defaults are the tool's (the paper's but ``buffer_rule``).
+    """The shield's settings; defaults are the tool's (the paper's but ``buffer_rule`` and
+    ``d_max_rule``).
 
     mode: "dqn" (no shield), "priors" (action check at every step with probability rho),
         "shield" (state check, then action check).
@@ -56,7 +59,7 @@ class ShieldParams:
     buffer_rule: str = "distinct"
     k: int = 10
     tau: float = 0.0
-    d_max_rule: str = "fixed"
+    d_max_rule: str = "capped"
     adaptive_recall: float = 0.9
     adaptive_flag_rate: float = 0.2
 
@@ -113,21 +116,27 @@ class ShieldParams:
 
 
 DEFAULT_SHIELD = ShieldParams()
-PAPER_SHIELD = ShieldParams(buffer_rule="ring")
+PAPER_SHIELD = ShieldParams(buffer_rule="ring", d_max_rule="fixed")
 # Which settings act in each mode (the others are left empty in the tables).
 RELEVANT: dict[str, tuple[str, ...]] = {
     "dqn": (),
     "priors": ("rho", "tau"),
     "shield": tuple(name for name in ShieldParams.names() if name != "mode"),
 }
-# Shown in a setting's label only when they act: the rule when it is not "fixed", its
-# parameters when it is "adaptive" (the flag rate also when "capped"), the buffer's rule
-# when it is not the default (so the default setting keeps its short label).
+# Shown in a setting's label only when they differ from the default or act: the rules when
+# they are not the default, the adaptive rule's parameters when it is "adaptive", its flag
+# rate also under "capped" when not the default (so the default setting keeps its short label).
 _LABEL_ONLY_IF = {
     "buffer_rule": lambda s: s.get("buffer_rule", DEFAULT_SHIELD.buffer_rule) != DEFAULT_SHIELD.buffer_rule,
-    "d_max_rule": lambda s: s.get("d_max_rule", "fixed") != "fixed",
+    "d_max_rule": lambda s: s.get("d_max_rule", DEFAULT_SHIELD.d_max_rule) != DEFAULT_SHIELD.d_max_rule,
     "adaptive_recall": lambda s: s.get("d_max_rule") == "adaptive",
-    "adaptive_flag_rate": lambda s: s.get("d_max_rule") in ("adaptive", "capped"),
+    "adaptive_flag_rate": lambda s: (
+        s.get("d_max_rule") == "adaptive"
+        or (
+            s.get("d_max_rule", DEFAULT_SHIELD.d_max_rule) == "capped"
+            and s.get("adaptive_flag_rate", DEFAULT_SHIELD.adaptive_flag_rate) != DEFAULT_SHIELD.adaptive_flag_rate
+        )
+    ),
 }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from shield.settings import PAPER_SHIELD
+from shield.settings import DEFAULT_SHIELD
 from shield.weights import WeightFiles
 from sweeps.plan import Plan, Study, shield_settings
 
@@ -169,7 +169,7 @@ def search(plan: Plan, trials: int) -> list[dict]:
             "margin": float(row.margin),
             "rho": round(float(row.rho), 2),
             "buffer_size": int(row.buffer_size),
-            "k": PAPER_SHIELD.k,
+            "k": DEFAULT_SHIELD.k,
         }
         for row in front.itertuples()
     ] or shield_settings({})  # none on the front: the paper's setting

@@ -1,14 +1,16 @@
 """Study: how reliably the agent learns, with and without the shield, over many layouts.
 
-Runs `dqn` and the shield, with the tool's unsafe buffer ("distinct") and the paper's
-("ring"), on `--seeds` fixed layouts (default 10:
+Runs `dqn` and the shield, with the tool's unsafe buffer and threshold rules ("distinct",
+"capped") and the paper's ("ring", "fixed"; `--buffer-rule`, `--d-max-rule` choose), on
+`--seeds` fixed layouts (default 10:
 123, 456, 789, 1000-1006) and, besides the usual tables, prints and writes
 ``learned.csv``: the fraction of seeds whose return_final reached the learned threshold
 at each quarter of the budget, so one run also tells the smallest budget at which most
 seeds have learned. Tables, plots and manifest are copied to ``<storage>/reliability/<agent>/``
 (the committed results/reliability/nstep3/).
 
-python sweeps/reliability.py --budget paper                 # 200K steps, 10 layouts, 30 trials
+python sweeps/reliability.py                # 200K steps, 10 layouts: dqn and both rules x both rules (50 trials)
+python sweeps/reliability.py --buffer-rule distinct --d-max-rule capped   # dqn and the default shield only
 python sweeps/reliability.py --env MiniGrid-LavaCrossingS9N3-v0 --seeds 5   # another task, 5 layouts
 python sweeps/reliability.py --budget paper --agent paper   # the same with the paper's agent
 """
@@ -37,7 +39,7 @@ STUDY = Study(
     name="reliability",
     description="dqn and the shield (the tool's buffer rule and the paper's) over many fixed layouts: the fraction "
     "of seeds that learn, at every quarter of the budget.",
-    grid={"buffer_rule": ["distinct", "ring"], "d_max_rule": ["fixed"]},
+    grid={"buffer_rule": ["distinct", "ring"], "d_max_rule": ["capped", "fixed"]},
     defaults={"budget": "paper", "obs": "symbolic", "artifacts": "quick", "seeds": 10},
     baselines=({"mode": "dqn"},),
     after_run=report_learned,

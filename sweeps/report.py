@@ -27,7 +27,7 @@ from sweeps.manifest import MANIFEST, read_manifest
 from sweeps.paper_figures import paper_comparison
 from sweeps.plots import named_settings, plot_curves, plot_paper_comparison, plot_pareto, run_summary
 from sweeps.results import (
-    BEFORE_BUFFER_RULE,
+    BEFORE,
     SETTING_COLUMNS,
     TRIAL_COLUMNS,
     hypervolume_table,
@@ -98,13 +98,14 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     trials = trials.reindex(columns=[*TRIAL_COLUMNS, *(c for c in trials.columns if c not in TRIAL_COLUMNS)])
     curves_path = Path(folder) / "curves.csv"
     curves = pd.read_csv(curves_path) if curves_path.exists() else pd.DataFrame(columns=list(CURVE_COLUMNS))
-    before = (trials["mode"] == "shield") & trials["buffer_rule"].isna()
-    if before.any():  # published before buffer_rule existed: those shield trials ran the ring
-        trials["buffer_rule"] = trials["buffer_rule"].astype(object)
-        trials.loc[before, "buffer_rule"] = BEFORE_BUFFER_RULE
-        for index in trials.index[before]:
-            values = trials.loc[index, list(SETTING_COLUMNS)]
-            trials.loc[index, "setting"] = setting_label({k: (None if pd.isna(v) else v) for k, v in values.items()})
+    shield = trials["mode"] == "shield"
+    for key, value in BEFORE.items():  # published before these settings existed: the paper's rules
+        trials[key] = trials[key].astype(object)
+        trials.loc[shield & trials[key].isna(), key] = value
+    # labels are for display: made again from the values, as the defaults they omit may have moved
+    for index in trials.index:
+        values = trials.loc[index, list(SETTING_COLUMNS)]
+        trials.loc[index, "setting"] = setting_label({k: (None if pd.isna(v) else v) for k, v in values.items()})
     # each curve is labelled as its trial is in trials.csv
     labels = dict(zip(trials["trial_id"], trials["setting"], strict=True))
     curves["setting"] = curves["trial_id"].map(labels).fillna(curves["setting"])

@@ -83,8 +83,9 @@ def _get(tree: dict, *keys: str, default: Any = float("nan")) -> Any:
     return tree
 
 
-# The buffer rule of trials configured before `buffer_rule` existed: they ran the ring.
-BEFORE_BUFFER_RULE = "ring"
+# The rules of shield trials configured before `buffer_rule` and `d_max_rule` existed:
+# they ran the paper's (a ring, a fixed d_max).
+BEFORE = {"buffer_rule": "ring", "d_max_rule": "fixed"}
 
 
 def trial_row(trial_id: str, status: str, config: dict, result: dict) -> dict[str, Any]:
@@ -92,8 +93,9 @@ def trial_row(trial_id: str, status: str, config: dict, result: dict) -> dict[st
     shield = config.get("shield_config", {})
     mode = shield.get("mode", "shield")
     settings = {key: (shield.get(key) if key == "mode" or key in RELEVANT[mode] else None) for key in SETTING_COLUMNS}
-    if mode == "shield" and settings["buffer_rule"] is None:
-        settings["buffer_rule"] = BEFORE_BUFFER_RULE
+    if mode == "shield":  # configured before these settings existed: the paper's
+        for key, before in BEFORE.items():
+            settings[key] = before if settings[key] is None else settings[key]
     metrics = _get(result, "env_runners", "shield", default={})
     row: dict[str, Any] = {
         "trial_id": trial_id,

@@ -18,7 +18,7 @@ def config(weight_files, **shield) -> ShieldedDQNConfig:
     )
 
 
-def test_defaults_are_the_papers_but_the_buffer_rule():
+def test_defaults_are_the_papers_but_the_buffer_and_d_max_rules():
     c = ShieldedDQNConfig()
     assert c.shield_config == {
         "mode": "shield",
@@ -29,7 +29,7 @@ def test_defaults_are_the_papers_but_the_buffer_rule():
         "buffer_rule": "distinct",
         "k": 10,
         "tau": 0.0,
-        "d_max_rule": "fixed",
+        "d_max_rule": "capped",
         "adaptive_recall": 0.9,
         "adaptive_flag_rate": 0.2,
         "weights": WeightFiles(),

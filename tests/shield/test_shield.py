@@ -200,7 +200,7 @@ def test_setting_labels_name_the_settings_that_act_in_each_mode():
     assert setting_label({"mode": "dqn", "rho": 0.5}) == "dqn"
     assert setting_label({**PAPER_SHIELD.to_dict(), "mode": "priors"}) == "priors rho=0.95 tau=0"
     paper = setting_label({**PAPER_SHIELD.to_dict()})
-    assert paper == "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 buffer_rule=ring k=10 tau=0"
+    assert paper == "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 buffer_rule=ring k=10 tau=0 d_max_rule=fixed"
     assert setting_label(DEFAULT_SHIELD.to_dict()) == "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"
 
 
@@ -212,9 +212,10 @@ def test_under_the_distinct_rule_repeated_deaths_count_once():
     assert s.unsafe_buffer.stored == 4 and s.decide(obs_at([0.0]), torch.tensor([FORWARD])).flagged.item()
 
 
-def test_the_papers_setting_differs_from_the_default_only_in_the_buffer_rule():
+def test_the_papers_setting_differs_from_the_default_only_in_the_buffer_and_d_max_rules():
     differ = {k for k, v in PAPER_SHIELD.to_dict().items() if DEFAULT_SHIELD.to_dict()[k] != v}
-    assert differ == {"buffer_rule"} and PAPER_SHIELD.buffer_rule == "ring"
+    assert differ == {"buffer_rule", "d_max_rule"}
+    assert (PAPER_SHIELD.buffer_rule, PAPER_SHIELD.d_max_rule) == ("ring", "fixed")
 
 
 def test_the_papers_setting_keeps_a_ring_that_stores_every_death():

@@ -38,7 +38,14 @@ def fake_trials() -> pd.DataFrame:
         for seed, ret, vio in zip((123, 456, 789), returns, violations, strict=True):
             shield = {"mode": mode, "rho": 0.95, "tau": 0.0}
             if mode == "shield":
-                shield |= {"d_max": d_max, "margin": 10.0, "buffer_size": 100, "buffer_rule": "distinct", "k": 10}
+                shield |= {
+                    "d_max": d_max,
+                    "margin": 10.0,
+                    "buffer_size": 100,
+                    "buffer_rule": "distinct",
+                    "k": 10,
+                    "d_max_rule": "capped",
+                }
             config = {"shield_config": shield, "seed": seed, "env": "E", "env_config": {"obs": "symbolic"}}
             result = {
                 "env_runners": {
