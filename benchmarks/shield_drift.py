@@ -225,16 +225,28 @@ def analyse(path: Path, d_max: float = 2.5, parts: int = 4) -> None:
             if inq.any() and len(safe)
             else np.array([np.nan])
         )
+        # the greedy path after the quarter's last iteration, against the ring of that moment
+        path_z = unique_latents(data["path_obs"][data["path_iteration"] == last_iter], encoder)
+        ring = Replayed("ring")
+        for step, row in zip(death_step, death_z, strict=True):
+            if step <= hi:
+                ring.add(row)
+        path_D = ring.distance(path_z[0])[path_z[1]]
         rows.append(
             dict(
                 quarter=q + 1,
+                path_D_median=float(np.median(path_D)),
+                path_flagged=float(np.mean(path_D < d_max)),
                 deaths=int(inq.sum()),
                 distinct_states=len({tuple(c) for c in cells[inq]}),
                 on_greedy_path=float(np.mean([tuple(c[:2]) in path_xy for c in cells[inq]])) if inq.any() else np.nan,
                 nearest_safe_median=float(np.median(near_safe)),
             )
         )
-    print("\nDeaths entering the buffer (each a lava-ahead state), by quarter of the run:")
+    print(
+        "\nDeaths entering the buffer (each a lava-ahead state), by quarter of the run, and D of the greedy"
+        " path's states (ring buffer, k 10) at the quarter's end:"
+    )
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
     oracle = Replayed("oracle buffer: every lava-ahead state seen in the run, k 10", capacity=10**6)
