@@ -4,8 +4,8 @@ in the same storage is copied instead of trained again.
 The `dqn` and `priors` baselines do not depend on the setting a study sweeps, so every
 study on the same environment, budget, agent and seeds would otherwise train them again.
 Matching is on the whole trial configuration as Tune wrote it to ``params.json`` (seed,
-layout, agent, budget, shield settings, weight files), so only a trial that computed
-exactly the same thing is reused. The Learner's device counts, its share of a GPU does not
+layout, agent, budget, the shield settings its mode uses, weight files), so only a trial
+that computed exactly the same thing is reused. The Learner's device counts, its share of a GPU does not
 (``num_gpus_per_learner``, `--gpus-per-trial`): a GPU rounds differently from a CPU
 (other kernels and summation orders; TF32 convolutions where cuDNN allows them), while
 0.25 and 0.5 of a GPU run the same kernels. Pure file and JSON work: no Ray.
@@ -19,10 +19,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from shield.settings import RELEVANT
+
 PARAMS = "params.json"
 RESULTS = "result.json"
 # Keys of a trial's params.json that do not change what it computes.
 IGNORED_KEYS = ("trial",)
+SHIELD_CONFIG = "shield_config"
 # The key whose value matters only as "on a GPU or not" (see the module docstring).
 GPU_SHARE = "num_gpus_per_learner"
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # reprs of functions differ from process to process
@@ -30,8 +33,15 @@ _ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # reprs of functions differ from proc
 
 def canonical(config: dict[str, Any]) -> str:
     """A trial configuration as one comparable string (params.json's JSON, addresses removed,
-    the GPU share reduced to whether there is one)."""
+    the shield settings its mode does not use left out, the GPU share reduced to whether
+    there is one)."""
     kept = {key: value for key, value in config.items() if key not in IGNORED_KEYS}
+    shield = kept.get(SHIELD_CONFIG)
+    if isinstance(shield, dict) and shield.get("mode") in RELEVANT:
+        # settings that do not act in the trial's mode (a dqn trial's d_max) change nothing it
+        # computes: a default moved since does not keep it from being reused
+        acting = {"mode", "weights", *RELEVANT[shield["mode"]]}
+        kept[SHIELD_CONFIG] = {key: value for key, value in shield.items() if key in acting}
     if GPU_SHARE in kept:
         kept[GPU_SHARE] = int(kept[GPU_SHARE] > 0)
     return _ADDRESS.sub("", json.dumps(kept, sort_keys=True, default=str))

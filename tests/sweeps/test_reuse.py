@@ -33,3 +33,14 @@ def test_only_finished_trials_outside_the_planned_run_are_found(tmp_path):
     copied = copy_trial(done, tmp_path / "rho" / "run2")
     assert copied.parent == tmp_path / "rho" / "run2" and (copied / "result.json").exists()
     assert json.loads((copied / "params.json").read_text()) == config
+
+
+def test_settings_a_mode_does_not_use_do_not_block_reuse():
+    dqn = {"seed": 1, "shield_config": {"mode": "dqn", "d_max": 2.5, "d_max_rule": "fixed", "weights": "W"}}
+    moved = {"seed": 1, "shield_config": {"mode": "dqn", "d_max": 1.0, "d_max_rule": "capped", "weights": "W"}}
+    assert canonical(dqn) == canonical(moved)
+    shield = {"seed": 1, "shield_config": {**dqn["shield_config"], "mode": "shield"}}
+    assert canonical(shield) != canonical({"seed": 1, "shield_config": {**moved["shield_config"], "mode": "shield"}})
+    priors = {"seed": 1, "shield_config": {"mode": "priors", "rho": 0.95, "d_max": 2.5}}
+    assert canonical(priors) != canonical({"seed": 1, "shield_config": {"mode": "priors", "rho": 0.5, "d_max": 2.5}})
+    assert canonical(priors) == canonical({"seed": 1, "shield_config": {"mode": "priors", "rho": 0.95, "d_max": 9.0}})
