@@ -25,16 +25,16 @@ def build():
     from rllib_algos.trial_config import TrialBudget, trial_config
     from shield.artifacts import ArtifactStore
     from shield.envs import DEFAULT_ENV
-    from shield.settings import PAPER_SHIELD
+    from shield.settings import DEFAULT_SHIELD
     from shield.weights import WeightFiles
 
     store = ArtifactStore()
     weights = WeightFiles(
         prior_q=str(store.check(prior_spec("symbolic", "quick"))),
-        encoders={PAPER_SHIELD.margin: str(store.check(encoder_spec("symbolic", "quick")))},
+        encoders={DEFAULT_SHIELD.margin: str(store.check(encoder_spec("symbolic", "quick")))},
     )
     config = trial_config(
-        DEFAULT_ENV, "symbolic", "nstep3", TrialBudget(6000, 6, 1), PAPER_SHIELD.to_dict() | {"mode": "shield"}, weights
+        DEFAULT_ENV, "symbolic", "nstep3", TrialBudget(6000, 6, 1), DEFAULT_SHIELD.to_dict(), weights
     )
     config = config.environment(env_config={"obs": "symbolic", "layout_seed": 123}).debugging(seed=7)
     return config.training(num_steps_sampled_before_learning_starts=500).build_algo()

@@ -79,8 +79,10 @@ def base_config(weight_files, **shield) -> ShieldedDQNConfig:
 
 def test_oracle_shield_stops_violations_once_buffer_holds_four(ray_local, weight_files, logged_env):
     """Acceptance: executed == stored actions; violations_total == env-side deaths; with a
-    ground-truth f_θ and Q_p and rho = 1, no violation after the 4th embedding is stored."""
-    config = base_config(weight_files, mode="shield", rho=1.0).rl_module(
+    ground-truth f_θ and Q_p and rho = 1, no violation after the 4th embedding is stored
+    (the paper's rules: the oracle maps every lava-ahead state to one point, which a
+    distinct buffer would store once)."""
+    config = base_config(weight_files, mode="shield", rho=1.0, buffer_rule="ring", d_max_rule="fixed").rl_module(
         rl_module_spec=RLModuleSpec(module_class=OracleShieldModule)
     )
     metrics, replay = run(config, iterations=4)
