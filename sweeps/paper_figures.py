@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from shield.envs import DEFAULT_ENV
-from shield.settings import PAPER_SHIELD, RELEVANT, setting_label
+from shield.settings import DEFAULT_SHIELD, PAPER_SHIELD, RELEVANT, setting_label
 
 PAPER_ENV = DEFAULT_ENV  # the paper's figures are for this environment only
 PAPER_ENV_STEPS = 200_000  # env steps per trial at which the paper reports them
@@ -68,6 +68,8 @@ PAPER_FIGURES = (
     # shown in the paper's figure without figures in its text: compared as ours alone
     PaperFigure("DQN + domain priors (rho 0.5)", {"mode": "priors", "rho": 0.5}, math.nan, math.nan),
     PaperFigure("shield (the paper's method)", PAPER_SHIELD.to_dict(), 0.93, 100.0),
+    # the same method with this tool's default rules, beside the paper's figures for it
+    PaperFigure("shield, default rules (distinct buffer, capped d_max)", DEFAULT_SHIELD.to_dict(), 0.93, 100.0),
 )
 COMPARISON_COLUMNS = (
     "comparable",

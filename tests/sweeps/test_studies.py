@@ -126,8 +126,9 @@ def test_reproduce_smoke_compares_with_the_paper_and_publishes(tmp_path):
     done = run_study("reproduce.py", tmp_path)  # --budget smoke overrides the study's default (paper)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (folder,) = [p for p in (tmp_path / "reproduce").iterdir() if p.name != DEFAULT_AGENT]
-    trials = check_tables(folder, 4)
-    assert set(trials["setting"]) == {"dqn", "priors rho=0.95 tau=0", "priors rho=0.5 tau=0", PAPER_FIGURES[-1].setting}
+    trials = check_tables(folder, 5)
+    shields = {figure.setting for figure in PAPER_FIGURES[-2:]}  # the paper's and the default rules
+    assert set(trials["setting"]) == {"dqn", "priors rho=0.95 tau=0", "priors rho=0.5 tau=0", *shields}
     assert (trials["obs"] == "symbolic").all()
     # a smoke run is far from the paper's 200K steps: the table says so instead of comparing
     # (the pairing with the paper's figures: test_results.py, test_plots.py)
