@@ -108,7 +108,7 @@ class Shield:
         self.prior_values = FrozenMemo(prior_q) if prior_q is not None else None
         latent_dim = encoder.latent_dim if encoder is not None else 1
         self.unsafe_buffer = UnsafeBuffer(params.buffer_size, latent_dim, params.buffer_rule)
-        self.adaptive: AdaptiveThreshold | CappedThreshold | None = None  # the moving thresholds
+        self.adaptive: AdaptiveThreshold | None = None  # a moving threshold ("adaptive", "capped")
         if params.d_max_rule == "adaptive":
             self.adaptive = AdaptiveThreshold(params.d_max_start, params.adaptive_recall, params.adaptive_flag_rate)
         elif params.d_max_rule == "capped":

@@ -104,9 +104,10 @@ class AdaptiveThreshold:
         self.value = (lower + upper) / 2 if lower < upper else upper
 
 
-class CappedThreshold:
+class CappedThreshold(AdaptiveThreshold):
     """The capped rule of the module docstring: min(``start``, the ``flag_rate``-quantile of
-    recently checked distances), recomputed every `UPDATE_EVERY` checked batches.
+    recently checked distances), recomputed every `UPDATE_EVERY` checked batches; deaths do
+    not move it.
 
     Args:
         start: d_max (latent units), the threshold while no cap applies.
@@ -114,18 +115,11 @@ class CappedThreshold:
     """
 
     def __init__(self, start: float, flag_rate: float):
-        self.start, self.flag_rate = float(start), float(flag_rate)
-        self.states = Ring(STATE_WINDOW)
-        self.value = self.start
-        self._batches = 0
-
-    def observe_states(self, D: np.ndarray) -> None:
-        """Distances [B] of states the check ran on (infinite ones are ignored)."""
-        D = np.asarray(D, dtype=float)
-        self.states.extend(D[np.isfinite(D)])
-        self._batches += 1
-        if self._batches % UPDATE_EVERY == 0 and self.states.size:
-            self.value = min(self.start, float(self.states.quantile(self.flag_rate)))
+        super().__init__(start, recall=1.0, flag_rate=flag_rate)
 
     def observe_unsafe(self, d: float) -> None:
         """Deaths do not move this rule."""
+
+    def update(self) -> None:
+        if self.states.size:
+            self.value = min(self.start, float(self.states.quantile(self.flag_rate)))
