@@ -356,6 +356,7 @@ def test_report_rebuilds_tables_from_the_experiment_directory(threshold_run):
         ("reproduce/nstep3", True),
         ("reliability/nstep3", True),
         ("reliability/nstep3-LavaCrossingS9N2", False),
+        ("reliability/nstep3-LavaCrossingS9N2-capped", False),
         ("reliability/nstep3-LavaCrossingS9N3", False),
         ("reliability/nstep3-LavaCrossingS9N3-capped", False),
         ("adaptive/nstep3", False),
