@@ -22,7 +22,7 @@ from typing import Any
 from rllib_algos.pretrain_budgets import PRETRAIN_BUDGETS, encoder_spec, prior_spec
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from shield.envs import DEFAULT_ENV, OBS_KINDS, check_env_id, check_obs_kind
-from shield.settings import DEFAULT_SHIELD, PAPER_SHIELD, ShieldParams
+from shield.settings import BUFFER_RULES, D_MAX_RULES, DEFAULT_SHIELD, PAPER_SHIELD, ShieldParams
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 from sweeps.verdicts import VERDICT_MIN_SEEDS
 
@@ -40,6 +40,8 @@ SWEPT = (
 )
 ADAPTIVE_ONLY = ("adaptive_recall", "adaptive_flag_rate")
 BASELINES = ({"mode": "dqn"}, {"mode": "priors", "rho": PAPER_SHIELD.rho})
+# The shield's rules, settable in every study (`study_grid`).
+RULE_CHOICES = {"buffer_rule": BUFFER_RULES, "d_max_rule": D_MAX_RULES}
 DEFAULT_STORAGE = "results"
 
 
@@ -61,6 +63,13 @@ class Study:
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     run: Callable[[Plan], int] | None = None
     after_run: Callable[[Path], None] | None = None
+
+
+def study_grid(study: Study) -> dict[str, Sequence[Any]]:
+    """The study's grid, with the shield's rules (`RULE_CHOICES`) at their defaults where it
+    does not vary them: every study takes ``--buffer-rule`` and ``--d-max-rule``, so the
+    paper's rules (``ring``, ``fixed``) can stand beside the defaults in any of them."""
+    return {key: [getattr(DEFAULT_SHIELD, key)] for key in RULE_CHOICES} | dict(study.grid)
 
 
 def flag(name: str) -> str:
@@ -140,9 +149,15 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
         help="pretraining budget of the encoder and Q_p (default: the study budget's)",
     )
     types = ShieldParams.types()
-    for key in study.grid:
+    for key in study_grid(study):
         parser.add_argument(
-            flag(key), dest=key, type=types[key], nargs="+", default=list(study.grid[key]), help=f"values of {key}"
+            flag(key),
+            dest=key,
+            type=types[key],
+            nargs="+",
+            default=list(study_grid(study)[key]),
+            choices=RULE_CHOICES.get(key),
+            help=f"values of {key}",
         )
     if study.add_arguments is not None:
         study.add_arguments(parser)
@@ -277,7 +292,7 @@ def make_plan(
     if args.max_concurrent < 0:
         raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
     check_gpus_per_trial(args.gpus_per_trial)
-    grid = {key: getattr(args, key) for key in study.grid}
+    grid = {key: getattr(args, key) for key in study_grid(study)}
     settings: list[dict[str, Any]] = []
     for setting in [*study.baselines, *shield_settings(grid), *extra_settings]:
         if dict(setting) not in settings:  # a searched setting may equal a grid one

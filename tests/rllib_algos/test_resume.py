@@ -33,9 +33,7 @@ def build():
         prior_q=str(store.check(prior_spec("symbolic", "quick"))),
         encoders={DEFAULT_SHIELD.margin: str(store.check(encoder_spec("symbolic", "quick")))},
     )
-    config = trial_config(
-        DEFAULT_ENV, "symbolic", "nstep3", TrialBudget(6000, 6, 1), DEFAULT_SHIELD.to_dict(), weights
-    )
+    config = trial_config(DEFAULT_ENV, "symbolic", "nstep3", TrialBudget(6000, 6, 1), DEFAULT_SHIELD.to_dict(), weights)
     config = config.environment(env_config={"obs": "symbolic", "layout_seed": 123}).debugging(seed=7)
     return config.training(num_steps_sampled_before_learning_starts=500).build_algo()
 

@@ -475,3 +475,22 @@ def test_seeds_auto_adds_seeds_only_where_undecided_and_resumes_between_rounds(t
         again = json.loads((folder / "manifest.json").read_text())["rounds"]
         assert [r["seeds"] for r in again] == [r["seeds"] for r in rounds]
         assert first_round() == trained_first  # nothing trained again there
+
+
+@pytest.mark.parametrize("script", ["threshold", "rho", "buffer_size", "margin", "reproduce"])
+def test_every_study_takes_the_papers_shield_rules(tmp_path, script):
+    import importlib
+
+    from shield.settings import DEFAULT_SHIELD, PAPER_SHIELD
+    from sweeps.plan import make_plan, parse_args
+
+    study = importlib.import_module(f"sweeps.{script}").STUDY
+    default = make_plan(study, parse_args(study, ["--storage", str(tmp_path)]))
+    paper = make_plan(
+        study, parse_args(study, ["--storage", str(tmp_path), "--buffer-rule", "ring", "--d-max-rule", "fixed"])
+    )
+    grid = [s for s in default.settings if s["mode"] == "shield" and s not in study.baselines]
+    assert grid and all(s["buffer_rule"] == DEFAULT_SHIELD.buffer_rule for s in grid)
+    papers = [s for s in paper.settings if s["mode"] == "shield" and s not in study.baselines]
+    assert all((s["buffer_rule"], s["d_max_rule"]) == (PAPER_SHIELD.buffer_rule, "fixed") for s in papers)
+    assert default.run_dir != paper.run_dir
