@@ -197,11 +197,10 @@ def analyse(path: Path, d_max: float = 2.5, parts: int = 4) -> None:
     obs, logged_D = data["obs"], data["D"]
     unsafe = lava_ahead_from_grid(torch.as_tensor(obs)).numpy()
     z, idx = unique_latents(obs, encoder)
-    death_z = (
-        unique_latents(data["death_obs"], encoder)[0][unique_latents(data["death_obs"], encoder)[1]]
-        if len(data["death_obs"])
-        else np.zeros((0, z.shape[1]))
-    )
+    death_z = np.zeros((0, z.shape[1]))
+    if len(data["death_obs"]):
+        distinct, inverse = unique_latents(data["death_obs"], encoder)
+        death_z = distinct[inverse]
     death_step = data["death_step"]
     n, returns = len(obs), data["return_final"]
     quarter = np.minimum(np.arange(n) * parts // n, parts - 1)

@@ -103,9 +103,8 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         trials[key] = trials[key].astype(object)
         trials.loc[shield & trials[key].isna(), key] = value
     # labels are for display: made again from the values, as the defaults they omit may have moved
-    for index in trials.index:
-        values = trials.loc[index, list(SETTING_COLUMNS)]
-        trials.loc[index, "setting"] = setting_label({k: (None if pd.isna(v) else v) for k, v in values.items()})
+    settings = trials[list(SETTING_COLUMNS)].astype(object).where(trials[list(SETTING_COLUMNS)].notna(), None)
+    trials["setting"] = [setting_label(row) for row in settings.to_dict("records")]
     # each curve is labelled as its trial is in trials.csv
     labels = dict(zip(trials["trial_id"], trials["setting"], strict=True))
     curves["setting"] = curves["trial_id"].map(labels).fillna(curves["setting"])
