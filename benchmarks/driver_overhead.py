@@ -47,7 +47,7 @@ TARGET = 0.01  # of a quick trial's time
 
 class Objectives(tune.Trainable):
     """A search trial that trains nothing: one iteration whose result holds the search's
-    objectives (`sweeps.pareto_search.OBJECTIVES`), a smooth function of the settings, and
+    objectives (`sweeps.pareto_search.SEARCH_METRICS`), a smooth function of the settings, and
     the seconds spent inside the trainable (``inside_s``). Like `ShieldedDQN`, it checkpoints
     when Tune asks and cannot be reset for another trial (one actor per trial)."""
 

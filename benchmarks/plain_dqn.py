@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rllib_algos.paper_dqn import PaperDQNConfig, for_budget, linear
+from rllib_algos.paper_dqn import PaperDQNConfig, for_env_steps, linear
 from rllib_algos.replay import TransitionReplay
 from shield.envs import DEFAULT_ENV, make_env
 from shield.networks import QNetwork
@@ -45,12 +45,12 @@ class PlainDQN:
         shield: Shield | None = None,
         target_period: int | None = None,
     ):
-        """`total_steps` scales ε, β and (unless `warmup` is given) the learning start, as `for_budget`.
+        """`total_steps` scales ε, β and (unless `warmup` is given) the learning start, as `for_env_steps`.
 
         `shield`: filters the exploration (None: plain DQN).
         `target_period`: env steps between target-network copies (default the paper's 500).
         """
-        paper = for_budget(PaperDQNConfig(), total_steps)
+        paper = for_env_steps(PaperDQNConfig(), total_steps)
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.envs = gym.vector.SyncVectorEnv(

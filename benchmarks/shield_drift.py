@@ -40,18 +40,16 @@ def run(args: argparse.Namespace) -> None:
 
     from rllib_algos.envs import register_envs
     from rllib_algos.pretrain import ensure_artifacts
-    from rllib_algos.trial_config import TrialBudget, trial_config
+    from rllib_algos.trial_config import TrialLength, trial_config
     from shield.artifacts import ArtifactStore
     from shield.envs import make_env
 
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     register_envs()
-    settings = ShieldParams(**args.setting).to_dict()
-    weights = ensure_artifacts(
-        "symbolic", "quick", margins=[settings["margin"]], store=ArtifactStore(args.artifact_dir)
-    )
+    setting = ShieldParams(**args.setting)
+    weights = ensure_artifacts("symbolic", "quick", margins=[setting.margin], store=ArtifactStore(args.artifact_dir))
     config = trial_config(
-        args.env, "symbolic", args.agent, TrialBudget(args.steps, args.iterations, 1), settings, weights
+        args.env, "symbolic", args.agent, TrialLength(args.steps, args.iterations, 1), setting, weights
     )
     config = config.environment(env_config={"obs": "symbolic", "layout_seed": args.layout}).debugging(seed=args.layout)
     algo = config.build_algo()
@@ -106,8 +104,8 @@ def run(args: argparse.Namespace) -> None:
         return_final=np.array(returns),
         env=args.env,
         layout=args.layout,
-        margin=settings["margin"],
-        buffer_rule=settings["buffer_rule"],
+        margin=setting.margin,
+        buffer_rule=setting.buffer_rule,
         artifact_dir=str(args.artifact_dir),
     )
     algo.stop()

@@ -1,11 +1,11 @@
 """Do the studies' intervals cover and their verdicts keep their error rate at 2 to 10 seeds?
 
-Simulated studies shaped like ours: a seed is a layout, every setting runs the same layouts
-(paired), and a layout shifts every setting alike. A trial that learns its layout returns
-0.955 + layout N(0, 0.003) + trial N(0, 0.002); one that does not returns uniform 0-0.3.
-Violations are Poisson counts of mean median · exp(layout + trial), log-normal effects of
-sd 0.5 (layouts differ by ~3x) and 0.2 (a trial's own noise). Three measurements, each at
-n = 2, 3, 5 and 10 seeds:
+Simulated studies shaped like ours (`sweeps.seed_simulation`): a seed is a layout, every
+setting runs the same layouts (paired), and a layout shifts every setting alike. A trial
+that learns its layout returns 0.955 + layout N(0, 0.003) + trial N(0, 0.002); one that does
+not returns uniform 0-0.3. Violations are Poisson counts of mean median · exp(layout +
+trial), log-normal effects of sd 0.5 (layouts differ by ~3x) and 0.2 (a trial's own noise).
+Three measurements, each at n = 2, 3, 5 and 10 seeds:
 
 1. coverage.csv: how often a 95% interval of one setting's mean over its n seeds holds the
    true mean (a Monte Carlo draw of 2·10^6 layouts): Student t (`sweeps.intervals`), and
@@ -16,11 +16,12 @@ n = 2, 3, 5 and 10 seeds:
    trial, 30% of layouts never learned; violations of a shield (median 35) and of dqn (240).
 2. hypervolume_coverage.csv: the same for the hypervolume (return maximised, violations
    minimised, reference (0, 400)) of the means of five settings: dqn (240 violations),
-   priors (return 0-0.05, 6 violations), three shields (25, 35, 60). Intervals: the report's
-   own (`resampled_hypervolumes`, the report's before: each setting's seeds resampled on their
-   own), percentile and BCa intervals of a paired bootstrap (the same seeds for every
-   setting), and, for comparison, the estimate ± t · its paired jackknife standard error
-   (for one mean, the Student-t interval). The true hypervolume is that of the true means.
+   priors (return 0-0.05, 6 violations), three shields (25, 35, 60). Intervals: a percentile
+   bootstrap of each setting's seeds resampled on their own (`resampled_hypervolumes`),
+   percentile and BCa intervals of a paired bootstrap (the same seeds for every setting),
+   and the estimate ± t · its paired jackknife standard error, the report's interval
+   (`sweeps.results.hypervolume_table`; for one mean, the Student-t interval). The true
+   hypervolume is that of the true means.
 3. dominance.csv: the verdicts of `sweeps.verdicts` as the report calls them, with the
    minimum of shared seeds lowered to 2 so every n is shown. False dominance: the share of
    studies of 2 (or 6) identical settings in which one is called dominated (target: 5%).
@@ -50,7 +51,6 @@ import itertools
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -63,86 +63,20 @@ from sweeps import verdicts as rule
 from sweeps.intervals import LEVEL, t_intervals
 from sweeps.pareto import by_size, hypervolume_2d, pareto_ranks
 from sweeps.results import OBJECTIVES
+from sweeps.seed_simulation import DQN, PRIORS, SHIELD, Scenario, Setting, paired_hypervolume, simulate, true_means
 
 SEEDS = (2, 3, 5, 10)  # seeds per study
 N_RESAMPLES = 999
 CHUNK = 1 << 22  # elements of a temporary array built at once (32 MB of float64)
-LEARNED_RETURN = 0.955
-LAYOUT_RETURN_SD = 0.003
-TRIAL_RETURN_SD = 0.002
-UNLEARNED_RETURN = (0.0, 0.3)  # uniform, a trial that did not learn its layout
-LAYOUT_LOG_SD = 0.5  # log-violations: layouts differ by ~3x
-TRIAL_LOG_SD = 0.2  # log-violations: a trial's own noise on its layout
-TRUE_MEAN_LAYOUTS = 2_000_000
 REFERENCE = (0.0, 400.0)  # (return_final, violations_total): the worst point of the hypervolume
 MAXIMISE = (True, False)
 COVERAGE_TARGET = LEVEL - 0.05  # an interval within 5 points of its nominal level
 FALSE_DOMINANCE_TARGET = rule.LEVEL
 
 
-@dataclass(frozen=True)
-class Setting:
-    """A setting's trials: it learns its layout with probability `learn` (never one of the
-    study's unlearnable layouts), and its violations have median `violations` over layouts."""
-
-    learn: float = 1.0
-    violations: float = 35.0
-    unlearned: tuple[float, float] = UNLEARNED_RETURN  # return range when not learned
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """Settings run on the same layouts, a share `unlearnable` of which no setting learns."""
-
-    name: str
-    settings: tuple[Setting, ...]
-    unlearnable: float = 0.0
-
-
-SHIELD = Setting()
-DQN = Setting(violations=240.0)
-PRIORS = Setting(learn=0.0, violations=6.0, unlearned=(0.0, 0.05))
-
-
-def simulate(scenario: Scenario, sims: int, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(return_final, violations_total), each [settings, sims, n]: `sims` studies of n layouts."""
-    shape = (sims, n)
-    layout_return = rng.normal(0.0, LAYOUT_RETURN_SD, shape)
-    layout_log = rng.normal(0.0, LAYOUT_LOG_SD, shape)
-    learnable = rng.random(shape) >= scenario.unlearnable
-    returns, violations = [], []
-    for s in scenario.settings:
-        learned = learnable & (rng.random(shape) < s.learn)
-        high = LEARNED_RETURN + layout_return + rng.normal(0.0, TRIAL_RETURN_SD, shape)
-        returns.append(np.where(learned, high, rng.uniform(*s.unlearned, shape)))
-        violations.append(rng.poisson(s.violations * np.exp(layout_log + rng.normal(0.0, TRIAL_LOG_SD, shape))))
-    return np.stack(returns), np.stack(violations).astype(float)
-
-
-def true_means(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
-    """[settings, 2]: each setting's mean return and violations over `TRUE_MEAN_LAYOUTS`."""
-    returns, violations = simulate(scenario, 1, TRUE_MEAN_LAYOUTS, rng)
-    return np.stack([returns.mean(axis=(1, 2)), violations.mean(axis=(1, 2))], axis=-1)
-
-
-def hypervolumes(returns: np.ndarray, violations: np.ndarray) -> np.ndarray:
-    """[...]: hypervolume of the points (returns[..., k], violations[..., k]) to `REFERENCE`,
-    return maximised, violations minimised (`moocore.hypervolume`, batched)."""
-    x = returns - REFERENCE[0]  # both as gains over the reference
-    y = REFERENCE[1] - violations
-    inside = (x > 0) & (y > 0)  # a point not better than the reference in both adds nothing
-    x, y = np.where(inside, x, 0.0), np.where(inside, y, 0.0)
-    order = np.argsort(-x, axis=-1)
-    x, y = np.take_along_axis(x, order, axis=-1), np.take_along_axis(y, order, axis=-1)
-    best = np.maximum.accumulate(y, axis=-1)
-    below = np.concatenate([np.zeros_like(best[..., :1]), best[..., :-1]], axis=-1)  # best y before each
-    return (x * np.maximum(y - below, 0.0)).sum(axis=-1)
-
-
-def paired_hypervolume(returns: np.ndarray, violations: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Hypervolume of the settings' means: returns, violations [settings, ..., seeds]."""
-    means = [np.moveaxis(v.mean(axis=axis), 0, -1) for v in (returns, violations)]
-    return hypervolumes(*means)
+def hypervolume_of_means(returns: np.ndarray, violations: np.ndarray, axis: int = -1) -> np.ndarray:
+    """`paired_hypervolume` to `REFERENCE`: returns, violations [settings, ..., seeds] → [...]."""
+    return paired_hypervolume(returns, violations, REFERENCE, axis)
 
 
 def score(low: np.ndarray, high: np.ndarray, truth: float) -> dict[str, float]:
@@ -229,7 +163,7 @@ def hypervolume_coverage(sims: int, seed: int, seeds: Sequence[int] = SEEDS) -> 
     for n in seeds:
         rng = cell_rng(seed, 2, n)
         returns, violations = simulate(HYPERVOLUME_STUDY, sims, n, rng)  # [k, sims, n]
-        estimate = paired_hypervolume(returns, violations)
+        estimate = hypervolume_of_means(returns, violations)
         exact = [moocore.hypervolume(p, ref=REFERENCE, maximise=MAXIMISE) for p in zip_points(returns, violations)]
         if not np.allclose(estimate, exact, rtol=1e-12, atol=1e-9):
             raise AssertionError("batched hypervolume differs from moocore.hypervolume")
@@ -240,7 +174,7 @@ def hypervolume_coverage(sims: int, seed: int, seeds: Sequence[int] = SEEDS) -> 
             draws = resampled_hypervolumes(values, groups, k, REFERENCE, N_RESAMPLES, seed=int(rng.integers(2**31)))
             independent[:, i] = np.quantile(draws, [0.025, 0.975])
         intervals = {"independent_percentile": tuple(independent)}
-        paired = bootstrap_intervals((returns, violations), paired_hypervolume, True, rng)
+        paired = bootstrap_intervals((returns, violations), hypervolume_of_means, True, rng)
         intervals |= {f"paired_{method}": ci for method, ci in paired.items()}
         intervals["paired_t_jackknife"] = jackknife_t_interval(returns, violations)
         for method, (low, high) in intervals.items():
@@ -254,14 +188,14 @@ def hypervolume_coverage(sims: int, seed: int, seeds: Sequence[int] = SEEDS) -> 
 def resampled_hypervolumes(
     values: np.ndarray, groups: np.ndarray, n_groups: int, ref: tuple[float, float], n_boot: int, seed: int
 ) -> np.ndarray:
-    """The report's interval before the jackknife, kept here as the comparison it lost to:
-    [n_boot] hypervolumes of the settings' means, each over its seeds resampled with
-    replacement. values: [n, 2] objectives per trial (NaN: undefined, left out of a mean);
-    groups: [n] each trial's setting.
+    """The bootstrap that resamples each setting's seeds on its own, the comparison for the
+    paired intervals: [n_boot] hypervolumes of the settings' means, each over its seeds
+    resampled with replacement. values: [n, 2] objectives per trial (NaN: undefined, left
+    out of a mean); groups: [n] each trial's setting.
 
     The draws are those of one loop over draws and settings in order, each setting drawing
     `rng.integers(k, size=k)` for its k seeds, and each mean sums its values one after the
-    other: one setting at a time did so, and the committed tables rebuild to the last bit.
+    other, so that results/statistics/hypervolume_coverage.csv rebuilds to the last bit.
     Settings of one size in a row draw in one call (the generator's stream is the same). A
     setting of one seed draws nothing and never changes: of those, only the ones on their
     own front can add area.
@@ -313,10 +247,10 @@ def jackknife_t_interval(returns: np.ndarray, violations: np.ndarray) -> tuple[n
     this is the Student-t interval exactly. returns, violations: [settings, sims, n]."""
     n = returns.shape[-1]
     left_in = np.array([np.delete(np.arange(n), i) for i in range(n)])  # [n, n − 1]
-    left_out = paired_hypervolume(returns[..., left_in], violations[..., left_in])  # [sims, n]
+    left_out = hypervolume_of_means(returns[..., left_in], violations[..., left_in])  # [sims, n]
     se = np.sqrt((n - 1) / n * ((left_out - left_out.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1))
     half = stats.t.ppf(0.5 + LEVEL / 2, n - 1) * se
-    estimate = paired_hypervolume(returns, violations)
+    estimate = hypervolume_of_means(returns, violations)
     return estimate - half, estimate + half
 
 

@@ -50,7 +50,7 @@ from ray.rllib.algorithms.dqn import DQNConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_algos import ShieldedDQNConfig
-from rllib_algos.paper_dqn import PaperDQNConfig, epsilon_schedule, for_budget
+from rllib_algos.paper_dqn import PaperDQNConfig, epsilon_schedule, for_env_steps
 from rllib_algos.pretrain_budgets import encoder_spec, prior_spec
 from rllib_algos.rl_module import PaperDQNModule
 from shield.artifacts import ArtifactStore
@@ -63,7 +63,6 @@ SHARED_SETTINGS = (
     "lr",
     "gamma",
     "train_batch_size_per_learner",
-    "replay_buffer_config",
     "target_network_update_freq",
     "training_intensity",
     "epsilon",
@@ -101,7 +100,7 @@ def rates(marks: list[tuple[int, float]], start: float, job: Job) -> Rates:
 
 def configure(config: DQNConfig, job: Job) -> DQNConfig:
     if isinstance(config, PaperDQNConfig):
-        for_budget(config, job.total)  # ε over 90% of the run, β over all of it
+        for_env_steps(config, job.total)  # ε over 90% of the run, β over all of it
     else:
         config.training(epsilon=epsilon_schedule(job.total))
     return (
@@ -117,6 +116,8 @@ def stock_config(job: Job) -> DQNConfig:
     config = DQNConfig().rl_module(rl_module_spec=RLModuleSpec(module_class=PaperDQNModule))
     for name in SHARED_SETTINGS:
         setattr(config, name, getattr(paper, name))
+    replay = {key: paper.replay_buffer_config[key] for key in ("capacity", "alpha")}
+    config.replay_buffer_config = {"type": "PrioritizedEpisodeReplayBuffer", **replay, "beta": 0.4}
     return configure(config, job)  # RLlib's own prioritised buffer, with a fixed β
 
 

@@ -16,7 +16,7 @@ _EXPORTS = {
     "PaperDQN": "rllib_algos.paper_dqn",
     "PaperDQNConfig": "rllib_algos.paper_dqn",
     "epsilon_schedule": "rllib_algos.paper_dqn",
-    "for_budget": "rllib_algos.paper_dqn",
+    "for_env_steps": "rllib_algos.paper_dqn",
     "ShieldedDQN": "rllib_algos.shielded_dqn",
     "ShieldedDQNConfig": "rllib_algos.shielded_dqn",
     "register_envs": "rllib_algos.envs",

@@ -4,50 +4,54 @@ Defaults are the paper's DQN settings: double Q, prioritised replay (α 0.5,
 β 0.4 → 1.0 over training), no dueling heads, the paper's network (`PaperDQNModule`),
 Adam 2.5e-4, replay 10,000, batch 128, γ 0.99, target copy every 500 steps, learning from
 10,000 steps, one update per 10 env steps, ε linear 1.0 → 0.05 over 90% of training
-(`for_budget` scales ε, β and the learning start to a run's length; the defaults are for
+(`for_env_steps` scales ε, β and the learning start to a run's length; the defaults are for
 200K steps). Sampling: no remote EnvRunners, 8 vector envs, fragments of 10 steps (the
 fastest on 2 cores), one connector piece each way (`rllib_algos.connectors`).
 
 `PaperDQN.training_step` is DQN's, with one change: transitions go into a
 `TransitionReplay` (flat uint8 arrays, prioritised) and train batches go to the Learner
 as arrays, instead of through RLlib's episode replay buffer and learner connector,
-which cost more than the update itself on these networks; with one Learner each batch
-is one `rllib_algos.learner_step.dqn_update` on the Learner, skipping `LearnerGroup.update`'s
-per-update bookkeeping. Single-agent. n-step returns (`n_step`, an integer) are
-computed across a sampled episode's chunks by `rllib_algos.replay.NStepReturns`.
+which cost more than the update itself on these networks; each batch is one
+`rllib_algos.learner_step.dqn_update` on the local Learner, skipping
+`LearnerGroup.update`'s per-update bookkeeping. RLlib builds no replay buffer of its own
+(``replay_buffer_config`` names the `TransitionReplay` and sets ``no_local_replay_buffer``).
+One local Learner and the local EnvRunner only (``num_learners=0``,
+``num_env_runners=0``: the fastest on 2 cores; a GPU comes through
+``num_gpus_per_learner``); `PaperDQNConfig.validate` refuses the rest. Single-agent. n-step
+returns (`n_step`, an integer) are computed across a sampled episode's chunks by
+`rllib_algos.replay.NStepReturns`.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
 from ray.rllib.algorithms.dqn.dqn_learner import QF_LOSS_KEY
 from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
-from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.annotations import override
-from ray.rllib.utils.metrics import (
-    ENV_RUNNER_RESULTS,
-    LEARNER_RESULTS,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    TD_ERROR_KEY,
-)
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, LEARNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rllib_algos import connectors, resume
 from rllib_algos.envs import register_envs
 from rllib_algos.learner_step import copy_weights, dqn_update
 from rllib_algos.replay import NStepReturns, TransitionReplay
 from rllib_algos.rl_module import PaperDQNModule
-from shield.agents import PAPER_AGENT, agent_preset
+from shield.agents import PAPER_AGENT, PAPER_ENV_STEPS, agent_preset
 
-PAPER_ENV_STEPS = 200_000
+# What ``replay_buffer_config["type"]`` says: the replay PaperDQN builds (from the config's
+# capacity and alpha) and samples from; RLlib builds none (``no_local_replay_buffer``). The
+# bare class name: RLlib's config dict round trip (`update_from_dict`, how Tune hands a
+# trial its config) imports a dotted path and its DQN then refuses the class.
+TRANSITION_REPLAY = TransitionReplay.__name__
+_REPLAY_KEYS = {"type", "no_local_replay_buffer", "capacity", "alpha"}
 
 
 def epsilon_schedule(total_env_steps: int) -> list[tuple[int, float]]:
@@ -66,6 +70,10 @@ class PaperDQNConfig(DQNConfig):
 
     Its own fields, beside DQNConfig's:
 
+    - ``replay_buffer_config``: ``capacity`` and ``alpha`` of the `TransitionReplay`
+      PaperDQN samples from (``type`` names it; RLlib builds no buffer of its own, as
+      ``no_local_replay_buffer`` tells it); set with
+      ``.training(replay_buffer_config={"capacity": ..., "alpha": ...})``;
     - ``replay_beta``: the prioritised-replay β schedule [(env_steps, β), ...], piecewise
       linear (RLlib's replay takes one fixed β); set with ``.training(replay_beta=...)``;
     - ``agent_preset``: the name of the agent preset applied (``.agent(name)``).
@@ -77,10 +85,10 @@ class PaperDQNConfig(DQNConfig):
         self.gamma = 0.99
         self.train_batch_size_per_learner = 128
         self.replay_buffer_config = {
-            "type": "PrioritizedEpisodeReplayBuffer",
+            "type": TRANSITION_REPLAY,
+            "no_local_replay_buffer": True,
             "capacity": 10_000,
             "alpha": 0.5,
-            "beta": 0.4,
         }
         self.replay_beta = [(0, 0.4), (PAPER_ENV_STEPS, 1.0)]
         self.target_network_update_freq = 500
@@ -120,22 +128,54 @@ class PaperDQNConfig(DQNConfig):
         return self
 
     @override(DQNConfig)
+    def update_from_dict(self, config_dict: dict[str, Any]) -> PaperDQNConfig:
+        """RLlib's update; a replay config naming RLlib's own buffer (as configs of runs
+        stored by earlier shieldsweep versions do) is read as this replay's capacity and
+        alpha, so those runs still resume and their checkpoints still load."""
+        replay = config_dict.get("replay_buffer_config")
+        if isinstance(replay, dict) and "PrioritizedEpisodeReplayBuffer" in str(replay.get("type")):
+            kept = {key: replay[key] for key in ("capacity", "alpha") if key in replay}
+            config_dict = dict(config_dict) | {"replay_buffer_config": self.replay_buffer_config | kept}
+        return super().update_from_dict(config_dict)
+
+    @override(DQNConfig)
     def validate(self) -> None:
         """What PaperDQN supports, then RLlib's checks.
 
         Refused (ValueError): an unknown agent preset; `n_step` that is not an integer ≥ 1
         (no sampled ranges); dueling heads or a distributional head (the paper's network
-        has neither); a replay buffer config without capacity and alpha; a `replay_beta`
-        that is not [(env_steps, β), ...] with increasing steps and β in [0, 1].
+        has neither); Learners or EnvRunners other than the local ones (``num_learners``,
+        ``num_env_runners`` other than 0; evaluation EnvRunners are RLlib's and may be
+        remote); a replay buffer config other than the `TransitionReplay`'s capacity and
+        alpha (RLlib would build a buffer nothing reads); a `replay_beta` that is not
+        [(env_steps, β), ...] with increasing steps and β in [0, 1].
         """
         agent_preset(self.agent_preset)
         if isinstance(self.n_step, bool) or not isinstance(self.n_step, int) or self.n_step < 1:
             raise ValueError(f"n_step must be an integer >= 1 (PaperDQN does not sample ranges), got {self.n_step!r}")
         if self.dueling or self.num_atoms != 1:
             raise ValueError("PaperDQN's network has no dueling or distributional head: set dueling=False, num_atoms=1")
-        missing = {"capacity", "alpha"} - set(self.replay_buffer_config or {})
-        if missing:
-            raise ValueError(f"replay_buffer_config needs {sorted(missing)} (PaperDQN's prioritised TransitionReplay)")
+        if self.num_learners != 0:
+            raise ValueError(
+                f"PaperDQN trains on the local Learner only: set learners(num_learners=0), got {self.num_learners} "
+                "(a GPU: learners(num_gpus_per_learner=...))"
+            )
+        if self.num_env_runners != 0 and not self.in_evaluation:
+            raise ValueError(
+                f"PaperDQN samples in the local EnvRunner only: set env_runners(num_env_runners=0), got "
+                f"{self.num_env_runners} (more environments: env_runners(num_envs_per_env_runner=...))"
+            )
+        replay = self.replay_buffer_config or {}
+        if (
+            replay.get("type") != TRANSITION_REPLAY
+            or replay.get("no_local_replay_buffer") is not True
+            or set(replay) != _REPLAY_KEYS
+        ):
+            raise ValueError(
+                "PaperDQN samples from its own TransitionReplay and RLlib builds no buffer: set only its capacity "
+                "and alpha, .training(replay_buffer_config={'capacity': ..., 'alpha': ...}), and beta through "
+                f"replay_beta; got replay_buffer_config={replay!r}"
+            )
         steps = [t for t, _ in self.replay_beta] if self.replay_beta else []
         if not steps or steps != sorted(steps) or not all(0.0 <= b <= 1.0 for _, b in self.replay_beta):
             raise ValueError(
@@ -150,7 +190,7 @@ class PaperDQNConfig(DQNConfig):
         return RLModuleSpec(module_class=PaperDQNModule)
 
 
-def for_budget(config: PaperDQNConfig, env_steps: int) -> PaperDQNConfig:
+def for_env_steps(config: PaperDQNConfig, env_steps: int) -> PaperDQNConfig:
     """Scale ε (90% of training), β (0.4 → 1.0 over training) and the learning start
     (≤ 10,000 steps, ≤ 20% of training) to a run of `env_steps`."""
     return config.training(
@@ -169,23 +209,6 @@ def chunk_arrays(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         np.asarray(chunk.get_actions()),
         np.asarray(chunk.get_rewards(), dtype=np.float32),
     )
-
-
-def learner_batch(arrays: dict[str, np.ndarray]) -> MultiAgentBatch:
-    """A `TransitionReplay.sample` batch as the MultiAgentBatch `LearnerGroup.update` takes."""
-    n = len(arrays["actions"])
-    batch = SampleBatch(
-        {
-            Columns.OBS: arrays["obs"],
-            Columns.NEXT_OBS: arrays["next_obs"],
-            Columns.ACTIONS: arrays["actions"],
-            Columns.REWARDS: arrays["rewards"],
-            Columns.TERMINATEDS: arrays["terminateds"],
-            "weights": arrays["weights"],
-            "n_step": arrays["n_steps"],
-        }
-    )
-    return MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=n)
 
 
 class PaperDQN(DQN):
@@ -237,7 +260,7 @@ class PaperDQN(DQN):
     def training_step(self) -> None:
         """Sample, add the chunks' n-step transitions to the replay, and (once learning has
         started) train on prioritised batches as often as ``training_intensity`` asks;
-        then sync the weights to the EnvRunners. Metrics as DQN's."""
+        then copy the weights to the sampling EnvRunner. Metrics as DQN's."""
         store_weight, sample_and_train_weight = calculate_rr_weights(self.config)
         for _ in range(store_weight):
             episodes, env_runner_results = synchronous_parallel_sample(
@@ -260,35 +283,27 @@ class PaperDQN(DQN):
         if env_steps < self.config.num_steps_sampled_before_learning_starts or len(self.transitions) == 0:
             return
         beta = linear(self.config.replay_beta, env_steps)
-        lean = self.config.num_learners <= 1 and self.config.num_atoms == 1
         for _ in range(sample_and_train_weight):
             idx, arrays = self.transitions.sample(self.config.total_train_batch_size, beta, self._replay_rng)
-            if lean:
-                (done,) = self.learner_group.foreach_learner(dqn_update, batch=arrays, env_steps=env_steps)
-                td_error, loss = done.get()
-                self.transitions.update_priorities(idx, td_error)
-                self.metrics.log_value((LEARNER_RESULTS, DEFAULT_MODULE_ID, QF_LOSS_KEY), loss, window=100)
-                continue
-            learner_results = self.learner_group.update(
-                batch=learner_batch(arrays), timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps}
-            )
-            td_errors = [
-                np.asarray(result[DEFAULT_MODULE_ID].pop(TD_ERROR_KEY).peek())
-                for result in learner_results
-                if TD_ERROR_KEY in result.get(DEFAULT_MODULE_ID, {})
-            ]
-            self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
-            if td_errors:
-                self.transitions.update_priorities(idx, np.concatenate(td_errors))
-        if self.learner_group.is_local and self.env_runner_group.num_remote_env_runners() == 0:
-            # The sampling EnvRunner and the Learner share this process: copy tensors.
-            self.learner_group.foreach_learner(copy_weights, module=self.env_runner.module)
-            return
-        self.env_runner_group.sync_weights(
-            from_worker_or_learner_group=self.learner_group, policies={DEFAULT_MODULE_ID}, inference_only=True
-        )
+            (done,) = self.learner_group.foreach_learner(dqn_update, batch=arrays, env_steps=env_steps)
+            td_error, loss = done.get()
+            self.transitions.update_priorities(idx, td_error)
+            self.metrics.log_value((LEARNER_RESULTS, DEFAULT_MODULE_ID, QF_LOSS_KEY), loss, window=100)
+        # The sampling EnvRunner and the Learner share this process (validate): copy tensors.
+        self.learner_group.foreach_learner(copy_weights, module=self.env_runner.module)
+
+
+def _not_the_new_api_stack_notice(record: logging.LogRecord) -> bool:
+    """False for RLlib's "You are running <algorithm> on the new API stack! This is the new
+    default behavior ..." warning (`AlgorithmConfig.validate`), True for every other record."""
+    return "on the new API stack! This is the new default behavior" not in record.getMessage()
 
 
 # Algorithms built from this module find the crossing environments by their MiniGrid ids,
 # in the driver and in every worker process that unpickles them.
 register_envs()
+# RLlib warns "You are running ShieldedDQN on the new API stack!" at every algorithm's
+# setup (once per process, so once per trial). It is informational and always true here:
+# PaperDQN runs on the new API stack only. Drop that one record (from the same processes
+# as above); every other RLlib message passes.
+logging.getLogger(AlgorithmConfig.__module__).addFilter(_not_the_new_api_stack_notice)

@@ -25,7 +25,7 @@ import torch
 from ray.rllib.algorithms.dqn import DQNConfig
 
 from rllib_algos.envs import PSEUDO_REWARD_ENV
-from rllib_algos.paper_dqn import PaperDQNConfig, for_budget
+from rllib_algos.paper_dqn import PaperDQNConfig, for_env_steps
 from rllib_algos.pretrain_budgets import (
     DEFAULT_LAVA_BOOTSTRAP,
     ENCODER_TRAIN_ENVS,
@@ -100,7 +100,7 @@ def build_source_q(spec: ArtifactSpec, store: ArtifactStore, progress: Progress 
     """Train one source-task DQN (RLlib) and store its Q-network."""
     cfg = spec.config
     steps = cfg["env_steps"]
-    config = for_budget(PaperDQNConfig(), steps).environment(
+    config = for_env_steps(PaperDQNConfig(), steps).environment(
         cfg["env_id"], env_config={"obs": spec.obs, "layout_seed": cfg["layout_seed"]}
     )
     config = config.debugging(seed=TRAIN_SEED)
@@ -120,7 +120,7 @@ def build_prior_q(spec: ArtifactSpec, store: ArtifactStore, *source_paths: str, 
         "lava_bootstrap": spec.config["lava_bootstrap"],
         "layout_seed": spec.config["layout_seed"],
     }
-    config = for_budget(PaperDQNConfig(), budget.prior_steps).environment(PSEUDO_REWARD_ENV, env_config=env_config)
+    config = for_env_steps(PaperDQNConfig(), budget.prior_steps).environment(PSEUDO_REWARD_ENV, env_config=env_config)
     config = config.debugging(seed=TRAIN_SEED)
     q, record = train_q_network(
         config, budget.prior_steps, spec.obs, _dqn_progress(spec.key, budget.prior_steps, progress)

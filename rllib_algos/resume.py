@@ -18,9 +18,13 @@ keep what lives outside them:
 Observation arrays are compressed with zstd (MiniGrid frames are mostly flat colour: a
 pixel replay of 10,000 transitions, 423 MB raw, compresses to a few percent of that).
 
-Sampling state is taken from the local EnvRunner, which is the one that samples when
-``num_env_runners`` is 0, as in every shieldsweep trial. With remote EnvRunners their
-environments restart their episodes after a restore, as in RLlib.
+Sampling state is taken from the local EnvRunner, the one that samples (PaperDQN has no
+remote EnvRunners). Where RLlib and gymnasium keep this state in private attributes, their
+names are in one place (`PRIVATE_ENV_RUNNER_STATE`, `PRIVATE_VECTOR_ENV_STATE`,
+`PRIVATE_LEARNER_STATE`); everything else goes through public interfaces.
+
+Checkpoints written before the vector env's state was named (they hold all of its
+attributes) restore the same way: only the named ones are read.
 """
 
 from __future__ import annotations
@@ -131,36 +135,33 @@ def set_global_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["random"])
 
 
-# The SingleAgentEnvRunner attributes that carry sampling from one `sample()` call to the
-# next (Ray 2.60): episode chunks, the prepared next forward input, the callbacks' windows.
-# Its environments are saved apart (`vector_env_state`).
-_RUNNER_ATTRS = (
-    "_ongoing_episodes",
-    "_ongoing_episodes_for_metrics",
-    "_cached_to_module",
-    "_shared_data",
-    "_needs_initial_reset",
-    "_callbacks",
+# RLlib and gymnasium private state we must carry, because neither gives a public way to
+# save it: `SingleAgentEnvRunner.get_state` (which RLlib's checkpoint holds) has the module,
+# the connectors and the step counter, not the sampling in progress; gymnasium envs have no
+# state API (the sub-environments are pickled whole); `DQNLearner.get_state` leaves out the
+# step of its last target-network copy. The names are Ray 2.60's and gymnasium 1.2's;
+# `tests/rllib_algos/test_resume.py` fails when an upgrade renames, moves or adds to them.
+# Nothing else in this project reads or writes them.
+PRIVATE_ENV_RUNNER_STATE = (
+    "_ongoing_episodes",  # the episode chunks being sampled, one per sub-environment
+    "_ongoing_episodes_for_metrics",  # earlier chunks of those episodes, for their metrics
+    "_cached_to_module",  # the env-to-module output prepared for the next forward pass
+    "_shared_data",  # the connectors' data shared across steps
+    "_needs_initial_reset",  # False once the environments have been reset
+    "_callbacks",  # the EnvRunner's own callbacks objects (their metric windows)
 )
-
-
-def _vector_env(env):
-    """The gymnasium vector env inside `env`'s vector wrappers (the one holding ``envs``)."""
-    while not hasattr(env, "envs") and hasattr(env, "env"):
-        env = env.env
-    return env
-
-
-def vector_env_state(env) -> dict[str, Any]:
-    """The sub-environments (mid-episode, with their RNGs) and the vector env's step
-    buffers. Not ``env_fns``: the constructors, a spent generator, are not needed again."""
-    return {key: value for key, value in vars(_vector_env(env)).items() if key != "env_fns"}
+PRIVATE_VECTOR_ENV_STATE = (
+    "envs",  # the sub-environments mid-episode, with their RNGs (a public attribute)
+    "_autoreset_envs",  # the sub-environments that reset at their next step
+)
+PRIVATE_LEARNER_STATE = "last_update_ts_by_mid"  # {module id: env steps at the last target copy}
 
 
 def sampling_state(env_runner) -> dict[str, Any]:
     """What the next `sample()` of `env_runner` depends on (see module docstring)."""
-    state = {name: getattr(env_runner, name) for name in _RUNNER_ATTRS if hasattr(env_runner, name)}
-    state["env"] = vector_env_state(env_runner.env)
+    state = {name: getattr(env_runner, name) for name in PRIVATE_ENV_RUNNER_STATE}
+    vector_env = env_runner.env.unwrapped
+    state["env"] = {name: getattr(vector_env, name) for name in PRIVATE_VECTOR_ENV_STATE}
     module_state = getattr(env_runner.module, "resume_state", None)
     state["module"] = module_state() if module_state is not None else None
     return state
@@ -168,27 +169,32 @@ def sampling_state(env_runner) -> dict[str, Any]:
 
 def set_sampling_state(env_runner, state: dict[str, Any]) -> None:
     """Put `sampling_state`'s output back into `env_runner` (built from the same config)."""
-    vars(_vector_env(env_runner.env)).update(state["env"])
-    for name in _RUNNER_ATTRS:
-        if name in state:
-            setattr(env_runner, name, state[name])
+    vector_env = env_runner.env.unwrapped
+    for name in PRIVATE_VECTOR_ENV_STATE:
+        setattr(vector_env, name, state["env"][name])
+    for name in PRIVATE_ENV_RUNNER_STATE:
+        setattr(env_runner, name, state[name])
     if state.get("module") is not None:
         env_runner.module.set_resume_state(state["module"])
 
 
 def _target_update_steps(learner) -> dict[str, int]:
-    return dict(learner.last_update_ts_by_mid)
+    return dict(getattr(learner, PRIVATE_LEARNER_STATE))
+
+
+def _set_target_update_steps(learner, steps: dict[str, int]) -> None:
+    getattr(learner, PRIVATE_LEARNER_STATE).update(steps)  # a defaultdict(int): keep it one
 
 
 def target_update_steps(learner_group) -> dict[str, int]:
-    """{module id: env steps at the last target-network copy} of the (first) Learner. RLlib's
-    DQN Learner keeps it in an attribute its state leaves out, so a restored Learner would
-    copy the target network at its first update instead of 500 steps after the last."""
+    """{module id: env steps at the last target-network copy} of the (local) Learner; without
+    it a restored Learner would copy the target network at its first update instead of
+    ``target_network_update_freq`` steps after the last."""
     return next(iter(learner_group.foreach_learner(_target_update_steps))).get()
 
 
 def set_target_update_steps(learner_group, steps: dict[str, int]) -> None:
-    learner_group.foreach_learner(lambda learner: learner.last_update_ts_by_mid.update(steps))
+    learner_group.foreach_learner(_set_target_update_steps, steps=steps)
 
 
 def write(checkpoint: Path, algo) -> Path:
@@ -206,7 +212,7 @@ def write(checkpoint: Path, algo) -> Path:
         "rng": global_rng_state(),
         "target_update_steps": target_update_steps(algo.learner_group),
     }
-    # cloudpickle: a vector env holds the lambdas that built its sub-envs
+    # cloudpickle: the sub-environments' specs hold the lambda RLlib registered their env with
     (folder / _STATE).write_bytes(cloudpickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
     checksums = {name: _sha256(folder / name) for name in (_REPLAY, _STATE)}
     (folder / _CHECKSUMS).write_text(json.dumps(checksums, indent=1))

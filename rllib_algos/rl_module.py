@@ -24,7 +24,6 @@ from ray.rllib.utils.schedules.scheduler import Scheduler
 from rllib_algos.metrics import pack_decisions
 from shield.envs import OBS_KINDS, obs_shape
 from shield.networks import QNetwork
-from shield.settings import ShieldParams
 from shield.shield import Shield
 from shield.weights import WeightFiles
 
@@ -112,8 +111,8 @@ class PaperDQNModule(DefaultDQNTorchRLModule):
 class ShieldedDQNModule(PaperDQNModule):
     """The paper's Q-network whose exploration a `shield.shield.Shield` filters.
 
-    Requires ``model_config["shield"]``: the `ShieldParams` fields plus ``weights``, a
-    `WeightFiles` (Q_p for modes "priors" and "shield", the encoder of ``margin`` for
+    Requires ``model_config["shield"]``, a `ShieldParams`, and ``model_config["shield_weights"]``,
+    a `WeightFiles` (Q_p for modes "priors" and "shield", the encoder of ``margin`` for
     "shield"). The shield lives outside the module's parameters and state: its networks
     are frozen (not trained, synchronised or part of the module's state); its unsafe buffer
     starts empty in every process and is checkpointed with the sampling state
@@ -124,14 +123,16 @@ class ShieldedDQNModule(PaperDQNModule):
     def setup(self) -> None:
         """Build the Q-network (parent), then this process's shield (`make_shield`)."""
         super().setup()
+        # Built in every copy, the Learner's too (which never explores): building it draws
+        # from torch's global generator, so skipping it would change every later draw.
         self.shield = self.make_shield()
         # The state check's threshold at the latest decision (`ShieldCallbacks`' d_max_effective).
         self.last_d_max = float("nan")
 
     def make_shield(self) -> Shield:
         """The shield of ``model_config["shield"]`` for this module's observations."""
-        cfg = self.model_config["shield"]
-        return Shield.load(ShieldParams.from_settings(cfg), cfg.get("weights") or WeightFiles(), self.obs_kind)
+        weights = self.model_config.get("shield_weights") or WeightFiles()
+        return Shield.load(self.model_config["shield"], weights, self.obs_kind)
 
     def record_violation(self, obs: np.ndarray) -> None:
         """Store the embedding of `obs` [H, W, C], the state before a lava death

@@ -5,16 +5,17 @@
     config = (
         ShieldedDQNConfig()
         .environment("MiniGrid-LavaCrossingS9N1-v0", env_config={"obs": "symbolic", "layout_seed": 123})
-        .shield(mode="shield", d_max=2.5, weights=WeightFiles(prior_q=..., encoders={10.0: ...}))
+        .shield(PAPER_SHIELD, d_max=3.0, weights=WeightFiles(prior_q=..., encoders={10.0: ...}))
     )
     algo = config.build_algo()
 
-DQN settings: the paper's, from `PaperDQNConfig`. Shield settings: `.shield(...)`, each
-defaulting to the paper's value. Metrics: `ShieldCallbacks`.
+DQN settings: the paper's, from `PaperDQNConfig`. Shield settings: `.shield(...)`, a
+`shield.settings.ShieldParams` (default: the tool's, `DEFAULT_SHIELD`). Metrics: `ShieldCallbacks`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
@@ -25,69 +26,81 @@ from rllib_algos.callbacks import ShieldCallbacks
 from rllib_algos.paper_dqn import PaperDQN, PaperDQNConfig
 from rllib_algos.rl_module import ShieldedDQNModule
 from shield.envs import check_env_id, check_obs_kind
-from shield.settings import ShieldParams
+from shield.settings import DEFAULT_SHIELD, ShieldParams
 from shield.shield import Shield
 from shield.weights import WeightFiles
 
-_SHIELD_KEYS = (*ShieldParams.names(), "weights")
+# The Tune-facing form of the shield's settings: a dict in the config dict (`to_dict`), so
+# that Tune can show its fields as columns and Optuna can sample them
+# (``shield_config/d_max``), with the weight files under "weights".
+SHIELD_CONFIG = "shield_config"
+WEIGHTS = "weights"
 
 
 class ShieldedDQNConfig(PaperDQNConfig):
-    """PaperDQNConfig with a `.shield(...)` builder and the shield's validation."""
+    """PaperDQNConfig with a `.shield(...)` builder and the shield's validation.
+
+    Holds the shield as ``shield_params`` (`ShieldParams`) and ``shield_weights``
+    (`WeightFiles`); the config dict (`to_dict`, `update_from_dict`, what Tune sees) holds
+    them as one ``shield_config`` dict.
+    """
 
     def __init__(self, algo_class: type | None = None):
         super().__init__(algo_class=algo_class or ShieldedDQN)
-        self.shield_config: dict[str, Any] = ShieldParams().to_dict() | {"weights": WeightFiles()}
+        self.shield_params: ShieldParams = DEFAULT_SHIELD
+        self.shield_weights: WeightFiles = WeightFiles()
         self.env_config = {"obs": "symbolic"}
         self.callbacks_class = ShieldCallbacks
 
     def shield(
-        self,
-        *,
-        mode: str = NotProvided,
-        d_max: float = NotProvided,
-        margin: float = NotProvided,
-        rho: float = NotProvided,
-        k: int = NotProvided,
-        buffer_size: int = NotProvided,
-        buffer_rule: str = NotProvided,
-        tau: float = NotProvided,
-        d_max_rule: str = NotProvided,
-        adaptive_recall: float = NotProvided,
-        adaptive_flag_rate: float = NotProvided,
-        weights: WeightFiles = NotProvided,
+        self, params: ShieldParams | None = None, *, weights: WeightFiles = NotProvided, **overrides: Any
     ) -> ShieldedDQNConfig:
-        """Set the shield (see `shield.settings.ShieldParams`; unset arguments keep theirs).
+        """Set the shield: `params` (default: the ones set so far, at first the tool's
+        defaults, `shield.settings.DEFAULT_SHIELD`), with `overrides` of its fields, e.g.
+        ``.shield(PAPER_SHIELD, d_max=3.0)`` or ``.shield(mode="priors")``.
 
         Args:
-            mode: "dqn", "priors" or "shield" (default "shield").
-            d_max: latent distance threshold (default 2.5).
-            margin: contrastive margin α; selects the encoder in `weights` (default 10).
-            rho: probability of acting on a flagged state (default 0.95).
-            k: nearest unsafe embeddings averaged (default 10).
-            buffer_size: unsafe-embedding buffer capacity (default 100).
-            buffer_rule: "distinct" (default) or "ring" (the paper's); `shield.unsafe_buffer`.
-            tau: action threshold on Q_p(s,a) − mean Q_p(s,·) (default 0).
-            d_max_rule: "fixed" (default), "relative" (d_max · √margin), "adaptive"
-                (`shield.threshold.AdaptiveThreshold`, starting at d_max) or "capped"
-                (`shield.threshold.CappedThreshold`).
-            adaptive_recall: "adaptive": fraction of recent pre-death states to flag (0.9).
-            adaptive_flag_rate: "adaptive", "capped": the most of checked states to flag (0.2).
+            params: the shield's settings (see `ShieldParams` for each field).
             weights: the frozen networks' files: Q_p (modes "priors", "shield") and the
                 encoders by margin (mode "shield"); a search over α gives several.
+            overrides: `ShieldParams` fields; ValueError names an unknown one.
         """
-        given = dict(mode=mode, d_max=d_max, margin=margin, rho=rho, k=k, buffer_size=buffer_size, tau=tau)
-        given["buffer_rule"] = buffer_rule
-        given |= dict(d_max_rule=d_max_rule, adaptive_recall=adaptive_recall, adaptive_flag_rate=adaptive_flag_rate)
-        given["weights"] = weights
-        self.shield_config = self.shield_config | {key: v for key, v in given.items() if v is not NotProvided}
+        unknown = set(overrides) - set(ShieldParams.names())
+        if unknown:
+            raise ValueError(f"unknown shield settings {sorted(unknown)}; accepted: {list(ShieldParams.names())}")
+        self.shield_params = replace(self.shield_params if params is None else params, **overrides)
+        if weights is not NotProvided:
+            self.shield_weights = weights
+        return self
+
+    @override(PaperDQNConfig)
+    def to_dict(self) -> dict[str, Any]:
+        """RLlib's config dict, the shield as ``shield_config`` (its fields and "weights")."""
+        config = super().to_dict()
+        params, weights = config.pop("shield_params"), config.pop("shield_weights")
+        config[SHIELD_CONFIG] = params.to_dict() | {WEIGHTS: weights}
+        return config
+
+    @override(PaperDQNConfig)
+    def update_from_dict(self, config_dict: dict[str, Any]) -> ShieldedDQNConfig:
+        """RLlib's update, reading ``shield_config`` back into `shield`: the one place where
+        the shield's settings come from a dict (Tune's resolved param space)."""
+        config_dict = dict(config_dict)
+        shield = config_dict.pop(SHIELD_CONFIG, None)
+        super().update_from_dict(config_dict)
+        if shield is not None:
+            shield = dict(shield)
+            weights = shield.pop(WEIGHTS, NotProvided)
+            self.shield(ShieldParams(), weights=weights, **shield)
         return self
 
     @property
     @override(PaperDQNConfig)
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        """The shield's settings reach the RLModule as ``model_config["shield"]``."""
-        return super()._model_config_auto_includes | {"shield": dict(self.shield_config)}
+        """The shield reaches the RLModule as ``model_config["shield"]`` (`ShieldParams`) and
+        ``model_config["shield_weights"]`` (`WeightFiles`)."""
+        shield = {"shield": self.shield_params, "shield_weights": self.shield_weights}
+        return super()._model_config_auto_includes | shield
 
     @override(PaperDQNConfig)
     def get_default_rl_module_spec(self) -> RLModuleSpec:
@@ -102,19 +115,17 @@ class ShieldedDQNConfig(PaperDQNConfig):
 
     def validate_shield(self) -> None:
         """Check the environment, the shield settings and that the weight files load."""
-        unknown = set(self.shield_config) - set(_SHIELD_KEYS)
-        if unknown:
-            raise ValueError(f"unknown shield settings {sorted(unknown)}; accepted: {list(_SHIELD_KEYS)}")
         check_env_id(self.env)
         obs = self.env_config.get("obs", "symbolic")
         check_obs_kind(obs)
         layout_seed = self.env_config.get("layout_seed")
         if layout_seed is not None and (isinstance(layout_seed, bool) or int(layout_seed) != layout_seed):
             raise ValueError(f"layout_seed must be an integer or None, got {layout_seed!r}")
-        weights = self.shield_config["weights"]
-        if not isinstance(weights, WeightFiles):
-            raise ValueError(f"weights must be a shield.weights.WeightFiles, got {type(weights).__name__}")
-        Shield.load(ShieldParams.from_settings(self.shield_config), weights, obs)
+        if not isinstance(self.shield_params, ShieldParams):
+            raise ValueError(f"shield settings must be a ShieldParams, got {type(self.shield_params).__name__}")
+        if not isinstance(self.shield_weights, WeightFiles):
+            raise ValueError(f"weights must be a shield.weights.WeightFiles, got {type(self.shield_weights).__name__}")
+        Shield.load(self.shield_params, self.shield_weights, obs)
 
 
 class ShieldedDQN(PaperDQN):

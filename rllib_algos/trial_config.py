@@ -1,18 +1,17 @@
-"""The RLlib configuration of one study trial: ShieldedDQN with a budget and a setting."""
+"""The RLlib configuration of one study trial: ShieldedDQN with a length and a setting."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from rllib_algos.paper_dqn import for_budget
+from rllib_algos.paper_dqn import for_env_steps
 from rllib_algos.shielded_dqn import ShieldedDQNConfig
 from shield.settings import ShieldParams
 from shield.weights import WeightFiles
 
 
 @dataclass(frozen=True)
-class TrialBudget:
+class TrialLength:
     """How long a trial trains and how it is evaluated.
 
     env_steps: environment steps per trial; iterations: train() calls per trial (results
@@ -29,8 +28,8 @@ def trial_config(
     env: str,
     obs: str,
     agent: str,
-    budget: TrialBudget,
-    setting: dict[str, Any],
+    length: TrialLength,
+    setting: ShieldParams,
     weights: WeightFiles,
     gpus_per_trial: float = 0.0,
 ) -> ShieldedDQNConfig:
@@ -38,8 +37,8 @@ def trial_config(
 
     Args:
         env: MiniGrid env id; obs: "symbolic" or "pixels"; agent: agent preset name.
-        budget: steps, iterations and evaluation episodes.
-        setting: `shield.settings.ShieldParams` fields (at least ``mode``).
+        length: steps, iterations and evaluation episodes.
+        setting: the shield's settings (its mode among them).
         weights: the study's frozen networks; a trial keeps only the files its mode uses,
             so that trials that computed the same thing have the same configuration.
         gpus_per_trial: the share of one GPU (0 to 1) the trial's Learner trains on; 0
@@ -56,17 +55,17 @@ def trial_config(
     (``SingleAgentEnvRunner.__init__`` asks `get_device` for 0 GPUs at worker_index 0;
     ``num_gpus_per_env_runner`` applies to remote EnvRunners only).
     """
-    used = weights.used_by(ShieldParams.from_settings(setting))
-    steps_per_iteration = -(-budget.env_steps // budget.iterations)
+    used = weights.used_by(setting)
+    steps_per_iteration = -(-length.env_steps // length.iterations)
     return (
-        for_budget(ShieldedDQNConfig().agent(agent), budget.env_steps)
+        for_env_steps(ShieldedDQNConfig().agent(agent), length.env_steps)
         .environment(env, env_config={"obs": obs})
-        .shield(**setting, weights=used)
+        .shield(setting, weights=used)
         .learners(num_learners=0, num_gpus_per_learner=gpus_per_trial)
         .reporting(min_sample_timesteps_per_iteration=steps_per_iteration)
         .evaluation(
-            evaluation_interval=budget.iterations,
-            evaluation_duration=budget.eval_episodes,
+            evaluation_interval=length.iterations,
+            evaluation_duration=length.eval_episodes,
             evaluation_duration_unit="episodes",
             evaluation_num_env_runners=0,
             evaluation_config={"explore": False, "num_envs_per_env_runner": 1},

@@ -26,6 +26,7 @@ AGENT_PRESETS: dict[str, AgentPreset] = {
     "nstep3": AgentPreset("nstep3", n_step=3, deviations=("3-step returns (paper: 1-step)",)),
 }
 PAPER_AGENT = "paper"
+PAPER_ENV_STEPS = 200_000  # environment steps the paper trains each agent (and reports its figures at)
 DEFAULT_AGENT = "nstep3"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 MODES: tuple[str, ...] = ("dqn", "priors", "shield")
 D_MAX_RULES: tuple[str, ...] = ("fixed", "relative", "adaptive", "capped")
@@ -96,6 +96,25 @@ class ShieldParams:
         """The threshold the state check starts with (latent units)."""
         return self.d_max * math.sqrt(self.margin) if self.d_max_rule == "relative" else self.d_max
 
+    def acting_names(self) -> tuple[str, ...]:
+        """The fields that change what this setting computes: none but ``mode`` for "dqn",
+        rho and tau for "priors"; for "shield" all, except the adaptive rule's parameters
+        where its ``d_max_rule`` does not read them (``adaptive_flag_rate`` also acts under
+        "capped")."""
+        if self.mode != "shield":
+            return ("mode", *RELEVANT[self.mode])
+        unused = {"adaptive_recall", "adaptive_flag_rate"}
+        if self.d_max_rule == "adaptive":
+            unused = set()
+        elif self.d_max_rule == "capped":
+            unused = {"adaptive_recall"}
+        return tuple(name for name in self.names() if name not in unused)
+
+    def acting(self) -> ShieldParams:
+        """This setting with every field it does not read at the tool's default: two settings
+        that compute the same thing are equal (a 6-field search setting and a 9-field grid one)."""
+        return replace(type(self)(), **{name: getattr(self, name) for name in self.acting_names()})
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -111,8 +130,14 @@ class ShieldParams:
 
     @classmethod
     def from_settings(cls, settings: dict) -> ShieldParams:
-        """The parameters among `settings` (other keys, such as weight files, ignored)."""
-        return cls(**{key: settings[key] for key in cls.names() if key in settings})
+        """The parameters among `settings` (a table row, a Tune config's ``shield_config``;
+        other keys, such as weight files, ignored; missing or empty ones at the defaults)."""
+        return cls(**{key: settings[key] for key in cls.names() if not _empty(settings.get(key))})
+
+
+def _empty(value) -> bool:
+    """A table's empty cell: None or NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 DEFAULT_SHIELD = ShieldParams()
@@ -123,32 +148,32 @@ RELEVANT: dict[str, tuple[str, ...]] = {
     "priors": ("rho", "tau"),
     "shield": tuple(name for name in ShieldParams.names() if name != "mode"),
 }
-# Shown in a setting's label only when they differ from the default or act: the rules when
-# they are not the default, the adaptive rule's parameters when it is "adaptive", its flag
-# rate also under "capped" when not the default (so the default setting keeps its short label).
-_LABEL_ONLY_IF = {
-    "buffer_rule": lambda s: s.get("buffer_rule", DEFAULT_SHIELD.buffer_rule) != DEFAULT_SHIELD.buffer_rule,
-    "d_max_rule": lambda s: s.get("d_max_rule", DEFAULT_SHIELD.d_max_rule) != DEFAULT_SHIELD.d_max_rule,
-    "adaptive_recall": lambda s: s.get("d_max_rule") == "adaptive",
-    "adaptive_flag_rate": lambda s: (
-        s.get("d_max_rule") == "adaptive"
-        or (
-            s.get("d_max_rule", DEFAULT_SHIELD.d_max_rule) == "capped"
-            and s.get("adaptive_flag_rate", DEFAULT_SHIELD.adaptive_flag_rate) != DEFAULT_SHIELD.adaptive_flag_rate
-        )
-    ),
-}
+# Named in a label only when not the default (so the default setting keeps its short label).
+_NAMED_IF_NOT_DEFAULT = ("buffer_rule", "d_max_rule")
 
 
-def setting_label(settings: dict) -> str:
-    """A short, unique name of a setting, e.g. "shield d_max=2.5 margin=10 rho=0.95 ..."
-    (the relevant settings of its mode, in the tables' column order)."""
-    mode = settings["mode"]
-    parts = [mode]
-    for key in RELEVANT[mode]:
-        if key in _LABEL_ONLY_IF and not _LABEL_ONLY_IF[key](settings):
+def setting_label(settings: dict | ShieldParams) -> str:
+    """A short, unique name of a setting, e.g. "shield d_max=2.5 margin=10 rho=0.95 ...": the
+    fields that act in it (`ShieldParams.acting_names`), in the tables' column order; the
+    rules only when not the default, and the capped rule's flag rate likewise. `settings`:
+    a `ShieldParams` or a table row (empty cells for the fields its mode does not use)."""
+    values = settings.to_dict() if isinstance(settings, ShieldParams) else settings
+    params = ShieldParams.from_settings(values)
+    acting = params.acting_names()
+    parts = [params.mode]
+    for key in RELEVANT[params.mode]:
+        value = values.get(key)
+        if key not in acting or _empty(value):
             continue
-        value = settings.get(key)
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            parts.append(f"{key}={value:g}" if isinstance(value, int | float) else f"{key}={value}")
+        by_default = key in _NAMED_IF_NOT_DEFAULT or (key == "adaptive_flag_rate" and params.d_max_rule == "capped")
+        if by_default and value == getattr(DEFAULT_SHIELD, key):
+            continue
+        parts.append(f"{key}={_number(value)}" if isinstance(value, int | float) else f"{key}={value}")
     return " ".join(parts)
+
+
+def _number(value: float) -> str:
+    """``value`` short (2.5, 10, 0.95), but never so short that two values read alike: a
+    search's 2.4837261 stays itself, so that labels stay one per setting."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value if isinstance(value, int) else float(value))

@@ -167,25 +167,16 @@ class Shield:
 
     def get_state(self) -> dict:
         """What its future decisions depend on besides the frozen networks: the unsafe
-        buffer's rows and write position, the adaptive threshold, the generator's state."""
-        buffer = self.unsafe_buffer
-        return {
-            "rows": buffer.rows.clone(),
-            "stored": buffer.stored,
-            "next": buffer.next,
+        buffer's rows and write position (`UnsafeBuffer.get_state`), the adaptive
+        threshold, the generator's state."""
+        return self.unsafe_buffer.get_state() | {
             "adaptive": copy.deepcopy(self.adaptive),
             "generator": self.generator.get_state() if self.generator is not None else None,
         }
 
     def set_state(self, state: dict) -> None:
         """Restore `get_state`'s output (a shield of the same settings)."""
-        buffer = self.unsafe_buffer
-        if state["rows"].shape != buffer.rows.shape:
-            raise ValueError(
-                f"unsafe buffer of shape {tuple(state['rows'].shape)}, expected {tuple(buffer.rows.shape)}"
-            )
-        buffer.rows.copy_(state["rows"])
-        buffer.stored, buffer.next = int(state["stored"]), int(state["next"])
+        self.unsafe_buffer.set_state(state)
         self.adaptive = copy.deepcopy(state["adaptive"])
         if self.generator is not None and state["generator"] is not None:
             self.generator.set_state(state["generator"])

@@ -22,9 +22,9 @@ the gap between where the agent died and where it mostly is; when the bounds cro
 Until `MIN_UNSAFE` pre-death distances are known it keeps its start value (``d_max``). It
 is recomputed after each recorded death and every `UPDATE_EVERY` checked batches.
 
-(The lower bound alone, capped by the upper, was tried first: on S9N1 it settled at
-0.17–0.63, under most lava-ahead states' distances, and let more agents into lava than
-a fixed d_max; see docs/method.md.)
+The midpoint, not the lower bound alone (capped by the upper): on S9N1 that bound settles
+at 0.17–0.63, under most lava-ahead states' distances, and lets more agents into lava than
+a fixed d_max (docs/method.md).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ Two rules for what it keeps (`BUFFER_RULES`):
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from shield.settings import BUFFER_RULES
 
@@ -23,24 +22,24 @@ MIN_STORED = 3  # the state check is active once *more than* this many rows are 
 _CHUNK = 1024  # latents per distance pass: at most [1024, capacity, latent_dim] floats at once
 
 
-class UnsafeBuffer(nn.Module):
+class UnsafeBuffer:
     """The last `capacity` unsafe embeddings, each [latent_dim], kept by `rule`
     ("ring" or "distinct", see the module docstring).
 
-    Its tensors are non-persistent buffers: they are not part of the state_dict, so network
-    weight synchronisation never overwrites them. The buffer starts empty in every run and
-    lives with the process that acts; a trial's checkpoint carries it (`Shield.get_state`).
+    A plain class, not an `nn.Module`: nothing in it is trained, and a learner's weight
+    synchronisation must never overwrite what an acting process stored. The buffer starts
+    empty in every run and lives with the process that acts; a trial's checkpoint carries
+    it (`get_state`, through `shield.shield.Shield.get_state`).
     """
 
     def __init__(self, capacity: int, latent_dim: int, rule: str = "ring"):
-        super().__init__()
         if capacity < 1:
             raise ValueError(f"buffer_size must be >= 1, got {capacity}")
         if rule not in BUFFER_RULES:
             raise ValueError(f"buffer_rule must be one of {list(BUFFER_RULES)}, got {rule!r}")
         self.capacity = int(capacity)
         self.rule = rule
-        self.register_buffer("rows", torch.zeros(capacity, latent_dim), persistent=False)
+        self.rows = torch.zeros(capacity, latent_dim)  # [capacity, latent_dim]; the first `stored` hold embeddings
         self.stored = 0  # rows filled so far, at most `capacity`
         self.next = 0  # index the next row is written to
 
@@ -48,6 +47,18 @@ class UnsafeBuffer(nn.Module):
     def active(self) -> bool:
         """The state check runs only once more than 3 embeddings are stored."""
         return self.stored > MIN_STORED
+
+    def get_state(self) -> dict:
+        """{"rows": a copy of the rows [capacity, latent_dim], "stored", "next"}: what its
+        future distances and writes depend on."""
+        return {"rows": self.rows.clone(), "stored": self.stored, "next": self.next}
+
+    def set_state(self, state: dict) -> None:
+        """Restore `get_state`'s output (a buffer of the same capacity and latent_dim)."""
+        if state["rows"].shape != self.rows.shape:
+            raise ValueError(f"unsafe buffer of shape {tuple(state['rows'].shape)}, expected {tuple(self.rows.shape)}")
+        self.rows.copy_(state["rows"])
+        self.stored, self.next = int(state["stored"]), int(state["next"])
 
     def add(self, z: torch.Tensor) -> None:
         """Append embeddings [n, latent_dim], overwriting the oldest when full; under

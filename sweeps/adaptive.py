@@ -7,7 +7,7 @@ has seen do better than a fixed one? The adaptive rule (`shield.threshold`) star
 the states it checks. Each d_max is run fixed and as the adaptive rule's start.
 
 python sweeps/adaptive.py                                   # quick budget, local Ray
-python sweeps/adaptive.py --adaptive-recall 0.8 0.95 --budget paper --obs symbolic --artifacts quick
+python sweeps/adaptive.py --adaptive-recall 0.8 0.95 --budget paper --obs symbolic --pretrain-budget quick
 """
 
 from sweeps.launch import run_study

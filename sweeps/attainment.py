@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sweeps.plots import (
+from sweeps.plot_style import (
     DPI,
     LABEL_SIZE,
     SEED_SIZE,
@@ -32,11 +32,12 @@ from sweeps.plots import (
     set_violations_scale,
     violations_limits,
 )
+from sweeps.results import OBJECTIVES
 
-OBJECTIVES = ("return_final", "violations_total")
+OBJECTIVE_NAMES = tuple(name for name, _ in OBJECTIVES)
 MAXIMISE = (True, False)
-FRONT_COLUMNS = ("seed", "agent", "setting", "mode", *OBJECTIVES)
-ATTAINMENT_COLUMNS = ("surface", "percentile", "n_seeds_attaining", "n_seeds", *OBJECTIVES)
+FRONT_COLUMNS = ("seed", "agent", "setting", "mode", *OBJECTIVE_NAMES)
+ATTAINMENT_COLUMNS = ("surface", "percentile", "n_seeds_attaining", "n_seeds", *OBJECTIVE_NAMES)
 FRONTS_DRAWN = 10  # seeds whose fronts attainment.png draws, one colour each (tab10)
 
 
@@ -58,7 +59,7 @@ def seed_fronts(trials: pd.DataFrame) -> pd.DataFrame:
     A trial with an undefined objective (no episode finished) is left out: it reaches no
     goal that a defined point could, so the attainment surfaces do not change.
     """
-    points = trials[list(OBJECTIVES)].to_numpy(dtype=float)
+    points = trials[list(OBJECTIVE_NAMES)].to_numpy(dtype=float)
     # positions, not rows: taking rows of trials.csv's 30 columns costs more than the fronts
     rows = np.flatnonzero(finished(trials) & np.isfinite(points).all(axis=1))
     seeds = trials["seed"].to_numpy()[rows]

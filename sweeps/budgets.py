@@ -12,7 +12,7 @@ PAPER_BUDGET_SEEDS = 5  # 123, 456, 789, 1000, 1001: the paper's 3 cannot tell a
 class StudyBudget:
     """env_steps: per trial; iterations: train() calls per trial (progress granularity);
     eval_episodes: greedy episodes, shield off, at the end (return_eval); obs: default
-    observation kind; artifacts: pretraining budget of the encoder and Q_p used; seeds:
+    observation kind; pretrain_budget: pretraining budget of the encoder and Q_p used; seeds:
     default number of seeds per setting; first_seeds: seeds (layouts) that come first in
     this budget's seed order (default: the paper's)."""
 
@@ -21,7 +21,7 @@ class StudyBudget:
     iterations: int
     eval_episodes: int
     obs: str
-    artifacts: str
+    pretrain_budget: str
     seeds: int
     first_seeds: tuple[int, ...] = PAPER_SEEDS
 
@@ -33,7 +33,7 @@ class StudyBudget:
 QUICK_SEEDS = (123, 789)
 STUDY_BUDGETS = {
     "smoke": StudyBudget(
-        "smoke", env_steps=1_200, iterations=2, eval_episodes=1, obs="symbolic", artifacts="quick", seeds=3
+        "smoke", env_steps=1_200, iterations=2, eval_episodes=1, obs="symbolic", pretrain_budget="quick", seeds=3
     ),
     "quick": StudyBudget(
         "quick",
@@ -41,7 +41,7 @@ STUDY_BUDGETS = {
         iterations=10,
         eval_episodes=3,
         obs="symbolic",
-        artifacts="quick",
+        pretrain_budget="quick",
         seeds=len(QUICK_SEEDS),
         first_seeds=QUICK_SEEDS,
     ),
@@ -51,7 +51,7 @@ STUDY_BUDGETS = {
         iterations=40,
         eval_episodes=10,
         obs="pixels",
-        artifacts="paper",
+        pretrain_budget="paper",
         seeds=PAPER_BUDGET_SEEDS,
     ),
 }

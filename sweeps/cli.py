@@ -1,8 +1,8 @@
 """The command line: `shieldsweep <command>`, and the study scripts, which share its parser.
 
 shieldsweep threshold --d-max 1 2.5          # the same as python sweeps/threshold.py --d-max 1 2.5
-shieldsweep pretrain  --obs symbolic --budget quick [--margin 10 --margin 5]
-shieldsweep quality   --obs symbolic --budget quick [--margin 10]
+shieldsweep pretrain  --obs symbolic --pretrain-budget quick [--margin 10 --margin 5]
+shieldsweep quality   --obs symbolic --pretrain-budget quick [--margin 10]
 shieldsweep report    results/threshold/<run-id>
 """
 
@@ -18,7 +18,7 @@ from rllib_algos.pretrain_budgets import BUDGET_NAMES, DEFAULT_LAVA_BOOTSTRAP, L
 from shield.envs import OBS_KINDS
 from shield.settings import PAPER_SHIELD
 from sweeps.launch import run_plan
-from sweeps.plan import HelpFormatter, Study, add_study_arguments
+from sweeps.plan import HelpFormatter, Study, add_renamed_flag, add_study_arguments
 
 STUDIES = ("threshold", "adaptive", "rho", "margin", "buffer_size", "pareto_search", "reproduce", "reliability")
 
@@ -30,7 +30,8 @@ def study_of(name: str) -> Study:
 
 def _add_artifact_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--obs", choices=list(OBS_KINDS), default="symbolic")
-    parser.add_argument("--budget", choices=BUDGET_NAMES, default="quick", help="pretraining budget")
+    parser.add_argument("--pretrain-budget", choices=BUDGET_NAMES, default="quick", help="pretraining budget")
+    add_renamed_flag(parser, "--budget", "--pretrain-budget", choices=BUDGET_NAMES)
     parser.add_argument(
         "--margin",
         type=float,
@@ -50,7 +51,7 @@ def pretrain(args: argparse.Namespace) -> int:
     ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=True)
     weights = ensure_artifacts(
         args.obs,
-        args.budget,
+        args.pretrain_budget,
         margins=args.margin or [PAPER_SHIELD.margin],
         lava_bootstrap=args.lava_bootstrap,
         store=ArtifactStore(args.artifact_dir),
@@ -71,9 +72,9 @@ def quality(args: argparse.Namespace) -> int:
     from shield.weights import load_frozen
 
     store = ArtifactStore(args.artifact_dir)
-    budget = check_budget(args.budget)
+    budget = check_budget(args.pretrain_budget)
     data = {env_id: random_experience([env_id], args.obs, budget.eval_steps, EVAL_SEED) for env_id in EVAL_ENVS}
-    prior = prior_spec(args.obs, args.budget, args.lava_bootstrap)
+    prior = prior_spec(args.obs, args.pretrain_budget, args.lava_bootstrap)
     q_p = load_frozen(store.check(prior), "prior_q", args.obs)
     print(f"{prior.key}  (Q_p: unsafe_flagged target >= 0.95; safe_flagged lower is better)")
     walks = {env_id: on_policy_walks(env_id, args.obs) for env_id in EVAL_ENVS}
@@ -92,7 +93,7 @@ def quality(args: argparse.Namespace) -> int:
     if args.write:
         store.amend(prior, {"quality": prior_figures})
     for margin in args.margin or [PAPER_SHIELD.margin]:
-        spec = encoder_spec(args.obs, args.budget, margin)
+        spec = encoder_spec(args.obs, args.pretrain_budget, margin)
         encoder = load_frozen(store.check(spec), "encoder", args.obs)
         figures = {env_id: encoder_quality(encoder, d, walks[env_id]) for env_id, d in data.items()}
         print(f"{spec.key}  (encoder: ROC AUC target >= 0.95; state check at d_max: flag rate / precision / recall)")
@@ -145,7 +146,8 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``shieldsweep`` command line: one sub-command per study, pretrain, quality, report."""
     parser = argparse.ArgumentParser(prog="shieldsweep", description="Sweeps of a learned safety shield.")
     commands = parser.add_subparsers(dest="command", title="commands")
     for name in STUDIES:
@@ -168,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     r = commands.add_parser("report", help="rebuild tables and plots from a run folder or a published folder")
     r.add_argument("run_dir", help="a study run folder (results/threshold/<run-id>) or a published one")
     r.set_defaults(run=report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

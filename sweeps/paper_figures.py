@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shield.agents import PAPER_ENV_STEPS
 from shield.envs import DEFAULT_ENV
 from shield.settings import DEFAULT_SHIELD, PAPER_SHIELD, RELEVANT, setting_label
 
 PAPER_ENV = DEFAULT_ENV  # the paper's figures are for this environment only
-PAPER_ENV_STEPS = 200_000  # env steps per trial at which the paper reports them
 # Trials stop at the first iteration boundary past their budget (a few hundred steps over),
 # so "the paper's 200K" means within this fraction of it.
 ENV_STEPS_TOLERANCE = 0.05

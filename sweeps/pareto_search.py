@@ -20,22 +20,30 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from shield.settings import DEFAULT_SHIELD
+from shield.settings import ShieldParams
 from shield.weights import WeightFiles
-from sweeps.plan import Plan, Study, shield_settings
+from sweeps.plan import Plan, Study
+from sweeps.results import OBJECTIVES
 
 if TYPE_CHECKING:
     from ray import tune
 
 SPACE = {"d_max": (0.5, 5.0), "rho": (0.5, 1.0), "buffer_size": [10, 25, 50, 100, 200]}
 MARGINS = [2.0, 5.0, 10.0, 20.0]
-OBJECTIVES = {"env_runners/shield/return_final": "max", "env_runners/shield/violations_total": "min"}
+# The objectives of `sweeps.results.OBJECTIVES` as Tune reports them: {result key: "max" or "min"}
+SEARCH_METRICS = {f"env_runners/shield/{name}": "max" if sense > 0 else "min" for name, sense in OBJECTIVES}
 TRIALS = {"smoke": 3, "quick": 12, "paper": 48}
 PENDING = "TUNE_MAX_PENDING_TRIALS_PG"  # how many trials Tune starts at once
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, help="settings NSGA-II proposes (default: smoke 3, quick 12, paper 48)")
+
+
+def base_setting(plan: Plan) -> ShieldParams:
+    """The shield setting the search starts from and varies `SPACE` and the margin of: the
+    plan's first (the tool's defaults, or the rules ``--buffer-rule``/``--d-max-rule`` give)."""
+    return next(s for s in plan.settings if s.mode == "shield")
 
 
 def search_space(plan: Plan, weights: WeightFiles) -> dict[str, Any]:
@@ -45,10 +53,10 @@ def search_space(plan: Plan, weights: WeightFiles) -> dict[str, Any]:
     from ray import tune
 
     from rllib_algos.trial_config import trial_config
-    from sweeps.runner import trial_budget
+    from sweeps.runner import trial_length
 
-    (paper,) = shield_settings({})  # the paper's setting
-    config = trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), paper, weights, plan.gpus_per_trial)
+    length, base = trial_length(plan), base_setting(plan)
+    config = trial_config(plan.env, plan.obs, plan.agent, length, base, weights, plan.gpus_per_trial)
     config.shield(weights=weights)  # every margin's encoder: the search picks α
     config.validate_shield()
     space = config.to_dict()
@@ -65,7 +73,7 @@ def search_space(plan: Plan, weights: WeightFiles) -> dict[str, Any]:
 
 def search_config(plan: Plan, trials: int) -> tune.TuneConfig:
     """Tune's settings of the search: `trials` trials proposed by NSGA-II (a population of a
-    third of them, at least 4) towards `OBJECTIVES`, `--max-concurrent` at once; its Optuna
+    third of them, at least 4) towards `SEARCH_METRICS`, `--max-concurrent` at once; its Optuna
     study kept in the journal of the run's ``search/`` folder (created, or continued)."""
     from optuna.samplers import NSGAIISampler
     from ray import tune
@@ -75,10 +83,10 @@ def search_config(plan: Plan, trials: int) -> tune.TuneConfig:
     from sweeps.search_storage import STUDY_NAME, create_search_study, journal_storage
 
     storage = journal_storage(plan.run_dir / "search")
-    create_search_study(storage, OBJECTIVES)  # with its objectives' names; OptunaSearch loads it
+    create_search_study(storage, SEARCH_METRICS)  # with its objectives' names; OptunaSearch loads it
     searcher = OptunaSearch(
-        metric=list(OBJECTIVES),
-        mode=list(OBJECTIVES.values()),
+        metric=list(SEARCH_METRICS),
+        mode=list(SEARCH_METRICS.values()),
         sampler=NSGAIISampler(seed=0, population_size=max(4, trials // 3)),
         study_name=STUDY_NAME,
         storage=storage,
@@ -118,15 +126,15 @@ def search_reporter() -> tune.ProgressReporter:
     5 s, a day-long search would spend an hour of the driver's CPU on it)."""
     from ray import tune
 
-    from sweeps.runner import METRIC_COLUMNS, PARAMETER_COLUMNS
+    from sweeps.runner import PROGRESS_METRICS, PROGRESS_PARAMETERS
 
     drawn = {f"shield_config/{key}": key for key in (*SPACE, "margin")}
     return tune.CLIReporter(
-        parameter_columns=PARAMETER_COLUMNS | drawn, metric_columns=METRIC_COLUMNS, max_report_frequency=30
+        parameter_columns=PROGRESS_PARAMETERS | drawn, metric_columns=PROGRESS_METRICS, max_report_frequency=30
     )
 
 
-def search(plan: Plan, trials: int) -> list[dict]:
+def search(plan: Plan, trials: int) -> list[ShieldParams]:
     """Phase 1; returns the settings on its front (rounded for readable tables)."""
     from ray import tune
 
@@ -162,17 +170,17 @@ def search(plan: Plan, trials: int) -> list[dict]:
     write_study_plots(search_dir)
     front = table[table["on_front"]]
     print(f"search: {len(found)} trials, {len(front)} on the front", flush=True)
+    base = base_setting(plan)
     return [
-        {
-            "mode": "shield",
-            "d_max": round(float(row.d_max), 2),
-            "margin": float(row.margin),
-            "rho": round(float(row.rho), 2),
-            "buffer_size": int(row.buffer_size),
-            "k": DEFAULT_SHIELD.k,
-        }
+        replace(
+            base,
+            d_max=round(float(row.d_max), 2),
+            margin=float(row.margin),
+            rho=round(float(row.rho), 2),
+            buffer_size=int(row.buffer_size),
+        )
         for row in front.itertuples()
-    ] or shield_settings({})  # none on the front: the paper's setting
+    ] or [base]  # none on the front: the setting it started from
 
 
 def run(plan: Plan) -> int:

@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,20 +27,7 @@ from shield.settings import BUFFER_RULES, D_MAX_RULES, DEFAULT_SHIELD, PAPER_SHI
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 from sweeps.verdicts import VERDICT_MIN_SEEDS
 
-# The settings a study can sweep (`--d-max`, ...); the others stay at the tool's defaults.
-SWEPT = (
-    "d_max",
-    "margin",
-    "rho",
-    "buffer_size",
-    "buffer_rule",
-    "k",
-    "d_max_rule",
-    "adaptive_recall",
-    "adaptive_flag_rate",
-)
-ADAPTIVE_ONLY = ("adaptive_recall", "adaptive_flag_rate")
-BASELINES = ({"mode": "dqn"}, {"mode": "priors", "rho": PAPER_SHIELD.rho})
+BASELINES = (ShieldParams(mode="dqn"), ShieldParams(mode="priors", rho=PAPER_SHIELD.rho))
 # The shield's rules, settable in every study (`study_grid`).
 RULE_CHOICES = {"buffer_rule": BUFFER_RULES, "d_max_rule": D_MAX_RULES}
 DEFAULT_STORAGE = "results"
@@ -50,7 +38,8 @@ class Study:
     """A study: its name, what it is for, and the default grid of shield settings it varies.
 
     defaults: command-line defaults, e.g. {"budget": "paper"}; baselines: settings run
-    beside the grid over the same seeds; add_arguments: extra flags of this study;
+    beside the grid over the same seeds (``mode`` "dqn" or "priors", or a fixed shield);
+    add_arguments: extra flags of this study;
     run: how the plan is run (default: `sweeps.runner.run_grid`), returning an exit code;
     after_run: called with the run folder once its report is written.
     """
@@ -59,7 +48,7 @@ class Study:
     description: str
     grid: dict[str, Sequence[Any]] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
-    baselines: tuple[dict[str, Any], ...] = BASELINES
+    baselines: tuple[ShieldParams, ...] = BASELINES
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     run: Callable[[Plan], int] | None = None
     after_run: Callable[[Path], None] | None = None
@@ -77,24 +66,51 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def shield_settings(grid: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, the other swept settings at the tool's defaults.
+def shield_settings(grid: dict[str, Sequence[Any]]) -> list[ShieldParams]:
+    """Every combination of the grid's values ({setting name: values}), the other settings at
+    the tool's defaults; combinations that compute the same thing (a fixed ``d_max_rule``
+    with two ``adaptive_recall`` values, say: `ShieldParams.acting`) given once.
 
-    The adaptive rule's parameters act only with ``d_max_rule="adaptive"`` (its flag rate
-    also with "capped"): other rules keep the defaults, so a grid over them does not repeat
-    a fixed setting.
+    ValueError, naming the flag, for a value `ShieldParams` refuses.
     """
-    paper = {key: getattr(DEFAULT_SHIELD, key) for key in SWEPT}
     keys = list(grid)
-    settings: list[dict[str, Any]] = []
+    settings: list[ShieldParams] = []
     for values in itertools.product(*grid.values()):
-        setting = {"mode": "shield", **paper, **dict(zip(keys, values, strict=True))}
-        if setting["d_max_rule"] != "adaptive":
-            kept = ("adaptive_flag_rate",) if setting["d_max_rule"] == "capped" else ()
-            setting |= {key: paper[key] for key in ADAPTIVE_ONLY if key not in kept}
+        setting = checked(dict(zip(keys, values, strict=True)), keys).acting()
         if setting not in settings:
             settings.append(setting)
     return settings
+
+
+def checked(values: dict[str, Any], flags: Sequence[str]) -> ShieldParams:
+    """``ShieldParams(mode="shield", **values)``; its ValueError names the flag of the value
+    it refuses when that is one of `flags`."""
+    try:
+        return ShieldParams(**({"mode": "shield"} | values))
+    except ValueError as err:
+        name = str(err).split()[0]
+        hint = f" (from {flag(name)})" if name in flags else ""
+        raise ValueError(f"{err}{hint}") from err
+
+
+class RenamedFlag(argparse.Action):
+    """An old flag name: sets the new flag's value and says, on stderr, which flag to use."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"note: {option_string} is now {self.new}; {option_string} will go in a later release", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed_flag(parser: argparse.ArgumentParser, old: str, new: str, **kwargs: Any) -> None:
+    """Accept `old` as `new` (hidden from --help), with a note naming `new`."""
+    dest = new.removeprefix("--").replace("-", "_")
+    parser.add_argument(
+        old, dest=dest, action=RenamedFlag, new=new, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs
+    )
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -144,10 +160,11 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
     )
     parser.add_argument("--artifact-dir", help="pretraining artifacts (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
     parser.add_argument(
-        "--artifacts",
+        "--pretrain-budget",
         choices=list(PRETRAIN_BUDGETS),
         help="pretraining budget of the encoder and Q_p (default: the study budget's)",
     )
+    add_renamed_flag(parser, "--artifacts", "--pretrain-budget", choices=list(PRETRAIN_BUDGETS))
     types = ShieldParams.types()
     for key in study_grid(study):
         parser.add_argument(
@@ -189,6 +206,25 @@ def parse_args(study: Study, argv: Sequence[str] | None) -> argparse.Namespace:
     return add_study_arguments(parser, study).parse_args(argv)
 
 
+@dataclass(frozen=True, order=True)
+class TrialKey:
+    """One trial of a plan: its setting (an index into `Plan.settings`) and its seed (which is
+    also its fixed layout). Written "<setting>:<seed>" where text must carry it (Tune's grid,
+    the manifest's reused trials)."""
+
+    setting: int
+    seed: int
+
+    def __str__(self) -> str:
+        return f"{self.setting}:{self.seed}"
+
+    @classmethod
+    def parse(cls, text: str) -> TrialKey:
+        """The key written as "<setting>:<seed>"."""
+        setting, seed = str(text).split(":")
+        return cls(int(setting), int(seed))
+
+
 @dataclass(frozen=True)
 class Plan:
     """A study resolved from the command line: everything needed before compute starts."""
@@ -197,12 +233,17 @@ class Plan:
     args: argparse.Namespace
     budget: StudyBudget
     obs: str
-    artifacts: str  # pretraining budget of the encoder and Q_p
+    pretrain_budget: str  # pretraining budget of the encoder and Q_p
     seeds: list[int]  # every setting's seeds; with --seeds auto, the order seeds are added in, up to the cap
-    settings: list[dict[str, Any]]
+    settings: list[ShieldParams]  # baselines, grid, extra settings: each once (`ShieldParams.acting`)
     run_dir: Path
     resume: bool  # the run must exist (--resume)
     first_round: int | None = None  # with --seeds auto: the seeds of the first round (else None)
+
+    @property
+    def trial_keys(self) -> list[TrialKey]:
+        """Every setting over every seed, setting by setting."""
+        return [TrialKey(index, seed) for index in range(len(self.settings)) for seed in self.seeds]
 
     @property
     def env(self) -> str:
@@ -227,19 +268,24 @@ class Plan:
         return shield_margins(self.settings) or [PAPER_SHIELD.margin]
 
 
-def shield_margins(settings: Sequence[dict]) -> list[float]:
+def shield_margins(settings: Sequence[ShieldParams]) -> list[float]:
     """The encoder margins α the shield settings among `settings` need, sorted."""
-    return sorted({float(s["margin"]) for s in settings if s["mode"] == "shield"})
+    return sorted({float(s.margin) for s in settings if s.mode == "shield"})
 
 
-def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str, settings: list[dict]) -> str:
+def run_id_for(
+    study: Study, args: argparse.Namespace, obs: str, pretrain_budget: str, settings: Sequence[ShieldParams]
+) -> str:
     """A run id derived from what the run computes, so re-running the same command resumes it.
 
     It includes the keys of the Q_p and encoder artifacts, so a run with rebuilt or
     re-specified networks starts afresh instead of resuming one made with the old ones.
     """
-    keys = [prior_spec(obs, artifacts).key, *(encoder_spec(obs, artifacts, m).key for m in shield_margins(settings))]
-    identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, settings, keys]
+    keys = [
+        prior_spec(obs, pretrain_budget).key,
+        *(encoder_spec(obs, pretrain_budget, m).key for m in shield_margins(settings)),
+    ]
+    identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, [s.to_dict() for s in settings], keys]
     if args.seeds == AUTO:
         identity.append(args.max_seeds)
     if args.gpus_per_trial > 0:
@@ -252,18 +298,8 @@ def run_id_for(study: Study, args: argparse.Namespace, obs: str, artifacts: str,
     return f"{short_env}-{obs}-{args.budget}-{args.agent}-{digest}"
 
 
-def check_setting(setting: dict[str, Any], grid: Sequence[str]) -> None:
-    """ValueError when `setting` is not valid `ShieldParams`, naming the flag it came from."""
-    try:
-        ShieldParams.from_settings(setting)
-    except ValueError as err:
-        name = str(err).split()[0]
-        hint = f" (from {flag(name)})" if name in grid else ""
-        raise ValueError(f"{err}{hint}") from err
-
-
 def make_plan(
-    study: Study, args: argparse.Namespace, extra_settings: Sequence[dict] = (), run_id: str | None = None
+    study: Study, args: argparse.Namespace, extra_settings: Sequence[ShieldParams] = (), run_id: str | None = None
 ) -> Plan:
     """Check every input and resolve the study, before Ray starts (ValueError on bad input).
 
@@ -293,19 +329,17 @@ def make_plan(
         raise ValueError(f"--max-concurrent must be >= 0, got {args.max_concurrent}")
     check_gpus_per_trial(args.gpus_per_trial)
     grid = {key: getattr(args, key) for key in study_grid(study)}
-    settings: list[dict[str, Any]] = []
+    settings: list[ShieldParams] = []
     for setting in [*study.baselines, *shield_settings(grid), *extra_settings]:
-        if dict(setting) not in settings:  # a searched setting may equal a grid one
-            settings.append(dict(setting))
-    for setting in settings:
-        check_setting(setting, list(grid))
+        if setting.acting() not in settings:  # a searched setting may equal a grid one
+            settings.append(setting.acting())
     storage = Path(args.storage).expanduser().resolve()
     check_storage(storage)
-    artifacts = args.artifacts or budget.artifacts
+    pretrain_budget = args.pretrain_budget or budget.pretrain_budget
     identity = argparse.Namespace(**{**vars(args), "seeds": seeds_per_setting})
-    run_id = run_id or args.run_id or run_id_for(study, identity, obs, artifacts, settings)
+    run_id = run_id or args.run_id or run_id_for(study, identity, obs, pretrain_budget, settings)
     run_dir = storage / study.name / run_id
-    return Plan(study, args, budget, obs, artifacts, seeds, settings, run_dir, args.resume, first_round)
+    return Plan(study, args, budget, obs, pretrain_budget, seeds, settings, run_dir, args.resume, first_round)
 
 
 def check_gpus_per_trial(gpus: float) -> None:

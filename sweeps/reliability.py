@@ -17,6 +17,7 @@ python sweeps/reliability.py --budget paper --agent paper   # the same with the 
 
 from pathlib import Path
 
+from shield.settings import ShieldParams
 from sweeps.launch import run_study
 from sweeps.plan import Study
 from sweeps.report import publish
@@ -40,8 +41,8 @@ STUDY = Study(
     description="dqn and the shield (the tool's buffer rule and the paper's) over many fixed layouts: the fraction "
     "of seeds that learn, at every quarter of the budget.",
     grid={"buffer_rule": ["distinct", "ring"], "d_max_rule": ["capped", "fixed"]},
-    defaults={"budget": "paper", "obs": "symbolic", "artifacts": "quick", "seeds": 10},
-    baselines=({"mode": "dqn"},),
+    defaults={"budget": "paper", "obs": "symbolic", "pretrain_budget": "quick", "seeds": 10},
+    baselines=(ShieldParams(mode="dqn"),),
     after_run=report_learned,
 )
 

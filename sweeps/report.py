@@ -23,9 +23,12 @@ import pandas as pd
 from shield.envs import DEFAULT_ENV
 from shield.settings import setting_label
 from sweeps.attainment import write_attainment
+from sweeps.comparison_plot import plot_paper_comparison
+from sweeps.curves_plot import plot_curves
 from sweeps.manifest import MANIFEST, read_manifest
 from sweeps.paper_figures import paper_comparison
-from sweeps.plots import named_settings, plot_curves, plot_paper_comparison, plot_pareto, run_summary
+from sweeps.pareto_plot import named_settings, plot_pareto
+from sweeps.plot_style import run_summary
 from sweeps.results import (
     BEFORE,
     SETTING_COLUMNS,

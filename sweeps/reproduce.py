@@ -7,10 +7,10 @@ copies them with the manifest into ``<storage>/reproduce/<agent>/`` (the committ
 
 python sweeps/reproduce.py                                 # symbolic, default agent (~1 hour on 2 cores)
 python sweeps/reproduce.py --agent paper                   # the paper's agent exactly
-python sweeps/reproduce.py --obs pixels --artifacts paper  # the paper's input (GPU advised)
+python sweeps/reproduce.py --obs pixels --pretrain-budget paper  # the paper's input (GPU advised)
 """
 
-from shield.settings import PAPER_SHIELD
+from shield.settings import PAPER_SHIELD, ShieldParams
 from sweeps.launch import run_study
 from sweeps.plan import BASELINES, Study
 from sweeps.report import publish
@@ -22,10 +22,10 @@ STUDY = Study(
     defaults={
         "budget": "paper",
         "obs": "symbolic",
-        "artifacts": "quick",
+        "pretrain_budget": "quick",
     },
     after_run=publish,
-    baselines=(*BASELINES, {"mode": "priors", "rho": 0.5}, PAPER_SHIELD.to_dict()),
+    baselines=(*BASELINES, ShieldParams(mode="priors", rho=0.5), PAPER_SHIELD),
 )
 
 if __name__ == "__main__":

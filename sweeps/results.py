@@ -133,10 +133,16 @@ def worst_for_undefined(points: np.ndarray, senses: Sequence[int]) -> np.ndarray
 
 
 def setting_groups(done: pd.DataFrame) -> tuple[np.ndarray, int]:
-    """(group [n], n_groups): each row's (agent, setting) as its index among them, sorted (the
-    rows of pareto.csv before they are ranked); -1 for a row without one."""
-    groups = done.groupby(["agent", "setting"], sort=True).ngroup().to_numpy(dtype=float)
-    groups = np.nan_to_num(groups, nan=-1).astype(int)
+    """(group [n], n_groups): each row's setting, told apart by its agent and its values
+    (`SETTING_COLUMNS`), as an index among them sorted by agent and label (the rows of
+    pareto.csv before they are ranked); -1 for a row without agent or label."""
+    columns = ["agent", "setting", *SETTING_COLUMNS]
+    named = (done["agent"].notna() & done["setting"].notna()).to_numpy()
+    values = done[columns].astype(object)
+    keys = values.where(values.notna(), "").astype(str)  # an empty cell, None or NaN, is one value
+    groups = np.full(len(done), -1)
+    if named.any():
+        groups[named] = keys[named].groupby(columns, sort=True).ngroup().to_numpy()
     return groups, int(groups.max()) + 1 if len(groups) else 0
 
 

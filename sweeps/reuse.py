@@ -19,13 +19,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from shield.settings import RELEVANT
+from shield.settings import MODES, ShieldParams
 
 PARAMS = "params.json"
 RESULTS = "result.json"
 # Keys of a trial's params.json that do not change what it computes.
 IGNORED_KEYS = ("trial",)
 SHIELD_CONFIG = "shield_config"
+REPLAY = "replay_buffer_config"
 # The key whose value matters only as "on a GPU or not" (see the module docstring).
 GPU_SHARE = "num_gpus_per_learner"
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # reprs of functions differ from process to process
@@ -37,11 +38,16 @@ def canonical(config: dict[str, Any]) -> str:
     there is one)."""
     kept = {key: value for key, value in config.items() if key not in IGNORED_KEYS}
     shield = kept.get(SHIELD_CONFIG)
-    if isinstance(shield, dict) and shield.get("mode") in RELEVANT:
-        # settings that do not act in the trial's mode (a dqn trial's d_max) change nothing it
+    if isinstance(shield, dict) and shield.get("mode") in MODES:
+        # settings that do not act in the trial (a dqn trial's d_max) change nothing it
         # computes: a default moved since does not keep it from being reused
-        acting = {"mode", "weights", *RELEVANT[shield["mode"]]}
+        acting = {"weights", *ShieldParams.from_settings(shield).acting_names()}
         kept[SHIELD_CONFIG] = {key: value for key, value in shield.items() if key in acting}
+    replay = kept.get(REPLAY)
+    if isinstance(replay, dict):
+        # what the replay computes with: its capacity and alpha (its "type" names the class
+        # that holds them, RLlib's in configs stored before PaperDQN said it builds none)
+        kept[REPLAY] = {key: replay.get(key) for key in ("capacity", "alpha")}
     if GPU_SHARE in kept:
         kept[GPU_SHARE] = int(kept[GPU_SHARE] > 0)
     return _ADDRESS.sub("", json.dumps(kept, sort_keys=True, default=str))

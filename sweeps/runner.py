@@ -23,19 +23,20 @@ from ray import tune
 from rllib_algos import ShieldedDQN
 from rllib_algos.pretrain import ensure_artifacts
 from rllib_algos.resume import CorruptCheckpointError, check_checkpoint
-from rllib_algos.trial_config import TrialBudget, trial_config
+from rllib_algos.trial_config import TrialLength, trial_config
 from shield.artifacts import ArtifactStore
 from shield.settings import ShieldParams
 from shield.weights import WeightFiles
 from sweeps.manifest import read_manifest, write_manifest
-from sweeps.plan import Plan
+from sweeps.plan import Plan, TrialKey
 from sweeps.report import write_report
 from sweeps.results import append_trial_row, trial_row
 from sweeps.reuse import canonical, copy_trial, finished_trials
 from sweeps.verdicts import summary as verdict_summary
 
-PARAMETER_COLUMNS = {"shield_config/mode": "mode", "seed": "seed"}
-METRIC_COLUMNS = {
+# Tune's progress table: {result or config key: column title}
+PROGRESS_PARAMETERS = {"shield_config/mode": "mode", "seed": "seed"}
+PROGRESS_METRICS = {
     "env_runners/num_env_steps_sampled_lifetime": "env_steps",
     "env_runners/shield/violations_total": "violations_total",
     "env_runners/shield/return_final": "return_final",
@@ -109,15 +110,15 @@ def trial_dirname(trial) -> str:
 
 
 class TrialNames:
-    """Trial names "<id>-<mode>-seed<seed>" from the trial's grid key "<setting index>:<seed>"
-    (Tune names a trial before it resolves the settings taken from that key)."""
+    """Trial names "<id>-<mode>-seed<seed>" from the trial's `TrialKey` in its config (Tune
+    names a trial before it resolves the settings taken from that key)."""
 
     def __init__(self, modes: list[str]):
         self.modes = list(modes)
 
     def __call__(self, trial) -> str:
-        index, seed = str(trial.config["trial"]).split(":")
-        return f"{trial.trial_id}-{self.modes[int(index)]}-seed{seed}"
+        key = TrialKey.parse(trial.config[TRIAL])
+        return f"{trial.trial_id}-{self.modes[key.setting]}-seed{key.seed}"
 
 
 def connect() -> None:
@@ -190,29 +191,31 @@ def check_storage_shared(storage: Path) -> None:
 def study_weights(plan: Plan, margins: Sequence[float] | None = None) -> WeightFiles:
     """The plan's frozen networks (Q_p and one encoder per margin), built when missing."""
     store = ArtifactStore(plan.args.artifact_dir)
-    return ensure_artifacts(plan.obs, plan.artifacts, margins=margins or plan.margins, store=store)
+    return ensure_artifacts(plan.obs, plan.pretrain_budget, margins=margins or plan.margins, store=store)
 
 
-def trial_budget(plan: Plan) -> TrialBudget:
-    return TrialBudget(plan.budget.env_steps, plan.budget.iterations, plan.budget.eval_episodes)
+def trial_length(plan: Plan) -> TrialLength:
+    return TrialLength(plan.budget.env_steps, plan.budget.iterations, plan.budget.eval_episodes)
 
 
-def trial_space(config_dicts: Sequence[dict[str, Any]], pairs: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    """Tune's param space for the trials `pairs` [(index into config_dicts, seed)].
+TRIAL = "trial"  # the param space's key of a trial's `TrialKey`, written "<setting>:<seed>"
 
-    One grid over the pairs (key ``trial``: "<setting index>:<seed>"), from which each
-    trial takes its shield settings and its seed; the seed is also the fixed layout (one
-    layout per seed, as the paper). A grid of pairs rather than settings × seeds, so that
-    trials reused from earlier runs can be left out.
+
+def trial_space(config_dicts: Sequence[dict[str, Any]], keys: Sequence[TrialKey]) -> dict[str, Any]:
+    """Tune's param space for the trials `keys` (each setting an index into `config_dicts`).
+
+    One grid over the keys, from which each trial takes its shield settings and its seed;
+    the seed is also the fixed layout (one layout per seed, as the paper). A grid of keys
+    rather than settings × seeds, so that trials reused from earlier runs can be left out.
     """
     shield_configs = [config["shield_config"] for config in config_dicts]
     space = dict(config_dicts[0])
-    space["trial"] = tune.grid_search([f"{index}:{seed}" for index, seed in pairs])
+    space[TRIAL] = tune.grid_search([str(key) for key in keys])
     # functions of the config itself (Tune warns about functions of a spec, once per trial)
-    space["seed"] = tune.sample_from(lambda config: int(config["trial"].split(":")[1]))
-    space["shield_config"] = tune.sample_from(lambda config: shield_configs[int(config["trial"].split(":")[0])])
+    space["seed"] = tune.sample_from(lambda config: TrialKey.parse(config[TRIAL]).seed)
+    space["shield_config"] = tune.sample_from(lambda config: shield_configs[TrialKey.parse(config[TRIAL]).setting])
     space["env_config"] = dict(space["env_config"]) | {
-        "layout_seed": tune.sample_from(lambda config: int(config["trial"].split(":")[1]))
+        "layout_seed": tune.sample_from(lambda config: TrialKey.parse(config[TRIAL]).seed)
     }
     return space
 
@@ -226,10 +229,10 @@ def resolved_config(config_dict: dict[str, Any], seed: int) -> dict[str, Any]:
     return json.loads(json.dumps(resolved, cls=SafeFallbackEncoder))
 
 
-def run_grid(plan: Plan, pairs: Sequence[tuple[int, int]] | None = None, reuse_root: Path | None = None) -> int:
+def run_grid(plan: Plan, keys: Sequence[TrialKey] | None = None, reuse_root: Path | None = None) -> int:
     """Run (or resume) a grid study: every setting of the plan over its seeds, or only the
-    trials `pairs` [(setting index, seed)]; exit code. reuse_root: where to look for finished
-    trials to copy when ``--no-reuse`` is given (earlier rounds of the same study)."""
+    trials `keys`; exit code. reuse_root: where to look for finished trials to copy when
+    ``--no-reuse`` is given (earlier rounds of the same study)."""
     started = time.time()
     run_dir = plan.run_dir
     resuming = tune.Tuner.can_restore(str(run_dir))
@@ -258,20 +261,20 @@ def run_grid(plan: Plan, pairs: Sequence[tuple[int, int]] | None = None, reuse_r
         return 2
     weights = study_weights(plan)
     configs = [
-        trial_config(plan.env, plan.obs, plan.agent, trial_budget(plan), s, weights, plan.gpus_per_trial)
+        trial_config(plan.env, plan.obs, plan.agent, trial_length(plan), s, weights, plan.gpus_per_trial)
         for s in plan.settings
     ]
     for config in configs:
         config.validate_shield()
     config_dicts = [config.to_dict() for config in configs]
-    pairs = list(pairs or [(index, seed) for index in range(len(configs)) for seed in plan.seeds])
-    reused = reused_trials(plan, config_dicts, pairs, resuming, reuse_root)
+    keys = list(keys or plan.trial_keys)
+    reused = reused_trials(plan, config_dicts, keys, resuming, reuse_root)
     extra = {"artifacts": weights.to_dict(), "resumed": resuming, "reused_trials": reused}
     write_manifest(plan, started, None, extra)
-    remaining = [pair for pair in pairs if f"{pair[0]}:{pair[1]}" not in reused]
+    remaining = [key for key in keys if str(key) not in reused]
     print(
         f"{'Resuming' if resuming else 'Starting'} study {plan.study.name}: {len(plan.settings)} settings, "
-        f"{len({seed for _, seed in pairs})} seeds, {len(pairs)} trials ({len(reused)} reused from earlier runs) "
+        f"{len({key.seed for key in keys})} seeds, {len(keys)} trials ({len(reused)} reused from earlier runs) "
         f"-> {run_dir}",
         flush=True,
     )
@@ -279,9 +282,11 @@ def run_grid(plan: Plan, pairs: Sequence[tuple[int, int]] | None = None, reuse_r
     if remaining:
         grid_columns = {f"shield_config/{key}": key for key in plan.study.grid}
         reporter = tune.CLIReporter(
-            parameter_columns=PARAMETER_COLUMNS | grid_columns, metric_columns=METRIC_COLUMNS, max_report_frequency=30
+            parameter_columns=PROGRESS_PARAMETERS | grid_columns,
+            metric_columns=PROGRESS_METRICS,
+            max_report_frequency=30,
         )
-        names = TrialNames([config["shield_config"]["mode"] for config in config_dicts])
+        names = TrialNames([setting.mode for setting in plan.settings])
         tune_config = tune.TuneConfig(
             max_concurrent_trials=plan.args.max_concurrent or None,
             trial_dirname_creator=names,
@@ -293,7 +298,7 @@ def run_grid(plan: Plan, pairs: Sequence[tuple[int, int]] | None = None, reuse_r
     write_manifest(plan, started, time.time(), extra)
     if plan.study.after_run is not None:
         plan.study.after_run(run_dir)
-    print(f"\n{plan.study.name}: {len(pairs) - errors} trials finished, {errors} failed.")
+    print(f"\n{plan.study.name}: {len(keys) - errors} trials finished, {errors} failed.")
     if (run_dir / "pareto.csv").exists():
         print(verdict_summary(pd.read_csv(run_dir / "pareto.csv")))
     print("Tables and plots:")
@@ -305,11 +310,11 @@ def run_grid(plan: Plan, pairs: Sequence[tuple[int, int]] | None = None, reuse_r
 def reused_trials(
     plan: Plan,
     config_dicts: list[dict],
-    pairs: list[tuple[int, int]],
+    keys: list[TrialKey],
     resuming: bool,
     reuse_root: Path | None = None,
-) -> dict:
-    """{"<setting index>:<seed>": source trial folder} of the trials copied from earlier runs.
+) -> dict[str, str]:
+    """{str(`TrialKey`): source trial folder} of the trials copied from earlier runs.
 
     A new run looks for finished trials with the same configuration anywhere in its
     storage and copies them in (with their trials.csv rows); with ``--no-reuse``, only
@@ -323,8 +328,8 @@ def reused_trials(
         return {}
     found = finished_trials(root, plan.budget.iterations, exclude=plan.run_dir)
     reused = {}
-    for index, seed in pairs:
-        source = found.get(canonical(resolved_config(config_dicts[index], seed)))
+    for key in keys:
+        source = found.get(canonical(resolved_config(config_dicts[key.setting], key.seed)))
         if source is None:
             continue
         copied = copy_trial(source, plan.run_dir)
@@ -332,11 +337,11 @@ def reused_trials(
         config = json.loads((copied / "params.json").read_text())
         trial_id = str(results[-1].get("trial_id", copied.name))
         append_trial_row(plan.run_dir / "trials.csv", trial_row(trial_id, "TERMINATED", config, results[-1]))
-        reused[f"{index}:{seed}"] = str(source)
+        reused[str(key)] = str(source)
     return reused
 
 
-def run_phase(plan: Plan, run_id: str, extra_settings: Sequence[dict]) -> int:
+def run_phase(plan: Plan, run_id: str, extra_settings: Sequence[ShieldParams]) -> int:
     """Run `plan`'s study again with `extra_settings` beside its grid, into the sub-folder
     `run_id` of its storage (the second phase of a search)."""
     from sweeps.plan import make_plan
@@ -348,10 +353,7 @@ def run_phase(plan: Plan, run_id: str, extra_settings: Sequence[dict]) -> int:
 def setting_labels(plan: Plan) -> list[str]:
     """The pareto.csv label of each of the plan's settings, in order (as `trial_row` makes it
     from a trial's shield configuration)."""
-    return [
-        trial_row("", "", {"shield_config": ShieldParams.from_settings(s).to_dict()}, {})["setting"]
-        for s in plan.settings
-    ]
+    return [trial_row("", "", {"shield_config": s.to_dict()}, {})["setting"] for s in plan.settings]
 
 
 def run_rounds(plan: Plan) -> int:
@@ -378,18 +380,18 @@ def run_rounds(plan: Plan) -> int:
     while True:
         number = len(rounds) + 1
         round_dir = top / f"round-{number}"
-        pairs = [(i, seed) for i, label in enumerate(labels) for seed in ran[label]]
+        keys = [TrialKey(i, seed) for i, label in enumerate(labels) for seed in ran[label]]
         # the study's after_run (publishing, say) runs once, on the study's folder, not per round
         round_plan = replace(plan, run_dir=round_dir, resume=False, study=replace(plan.study, after_run=None))
-        code = max(code, run_grid(round_plan, pairs, reuse_root=top))
+        code = max(code, run_grid(round_plan, keys, reuse_root=top))
         if code == 2:  # refused before training (a damaged checkpoint, a cluster check): said why
             return code
         table = pd.read_csv(round_dir / "pareto.csv")
         reused = read_manifest(round_dir).get("reused_trials", {})
-        rounds.append(round_record(number, table, ran, len(pairs) - len(reused)))
+        rounds.append(round_record(number, table, ran, len(keys) - len(reused)))
         write_manifest(replace(plan, run_dir=top), started, None, {"rounds": rounds})
         decided = table["verdict"].value_counts().to_dict()
-        print(f"round {number}: {len(pairs)} trials; verdicts {decided}", flush=True)
+        print(f"round {number}: {len(keys)} trials; verdicts {decided}", flush=True)
         more = next_seeds(table, ran, plan.seeds, len(plan.seeds))
         if code or not more:
             break

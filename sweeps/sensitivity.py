@@ -27,7 +27,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from shield.settings import D_MAX_RULES, ShieldParams
-from sweeps import plots
+from sweeps import plot_style
 from sweeps.intervals import INTERVALS_SAID, printed_intervals
 from sweeps.results import LEARNED_RETURN, SETTING_COLUMNS
 
@@ -55,7 +55,7 @@ PARAMETER_MEANINGS = {
 MODE_ORDER = {"dqn": 0, "priors": 1, "shield": 2}
 # sensitivity.csv: these, with the swept parameters' columns after `mode`
 SENSITIVITY_COLUMNS = ("agent", "setting", "mode", "metric", "mean", "std", "ci_low", "ci_high", "ci_note", "n_seeds")
-LINES_MOST = len(plots.SHIELD_COLOURS)  # a second parameter of more values is not split into lines
+LINES_MOST = len(plot_style.SHIELD_COLOURS)  # a second parameter of more values is not split into lines
 TICKS_MOST = 12  # more values than this get the axis's own ticks
 RIGHT_ROOM = 0.4  # of the x span, right of the last value: the baselines' labels go there
 LINE_MARKERS = ("o", "^", "v", "P", "X", "h", "*", "p")
@@ -195,10 +195,10 @@ def positions(frame: pd.DataFrame, x_name: str | None, categories: list | None) 
 
 def x_scale(ax, xs: np.ndarray) -> bool:
     """Put `ax`'s x axis on a log scale when its positive values span more than
-    `plots.LOG_SPAN`× (symlog, linear up to the smallest positive value, when 0 or less is
+    `plot_style.LOG_SPAN`× (symlog, linear up to the smallest positive value, when 0 or less is
     among them); return whether it did."""
     positive = xs[xs > 0]
-    if not len(positive) or positive.max() / positive.min() <= plots.LOG_SPAN:
+    if not len(positive) or positive.max() / positive.min() <= plot_style.LOG_SPAN:
         return False
     if (xs <= 0).any():
         ax.set_xscale("symlog", linthresh=float(positive.min()))
@@ -294,7 +294,7 @@ def draw_panel(
             y[several],
             "o",
             color=line.colour,
-            ms=plots.SEED_SIZE,
+            ms=plot_style.SEED_SIZE,
             alpha=0.35,
             ls="",
             zorder=3,
@@ -308,7 +308,7 @@ def draw_panel(
             color=line.colour,
             ls=line.dashes if joined else "",
             lw=1.6,
-            ms=plots.MEAN_SIZE - 1 if len(means) <= plots.NAMED_MOST else plots.CLOUD_SIZE,
+            ms=plot_style.MEAN_SIZE - 1 if len(means) <= plot_style.NAMED_MOST else plot_style.CLOUD_SIZE,
             zorder=4,
             in_layout=False,
         )
@@ -325,7 +325,7 @@ def draw_panel(
         )
     labels: list[Label] = []
     baselines = rows[(rows["mode"] != "shield") & np.isfinite(rows["mean"].to_numpy(dtype=float))]
-    colours = plots.setting_styles(baselines["setting"].tolist())
+    colours = plot_style.setting_styles(baselines["setting"].tolist())
     for _, row in baselines.iterrows():
         colour = colours[row["setting"]][0]
         low, high = baseline_band(row, done.loc[done["setting"] == row["setting"], metric].to_numpy(dtype=float))
@@ -338,11 +338,11 @@ def draw_panel(
     if metric == "violations_total":
         values = np.concatenate(shown)
         values = values[np.isfinite(values)]
-        log = plots.set_violations_scale(ax, "y", values)
-        ax.set_ylim(*plots.violations_limits(values, log))
-    ax.set_title(f"{metric}: {MEANINGS[metric]}", fontsize=plots.LABEL_SIZE)
-    ax.set_ylabel(metric + (" (log scale)" if log else ""), fontsize=plots.LABEL_SIZE)
-    ax.tick_params(labelsize=plots.TEXT_SIZE)
+        log = plot_style.set_violations_scale(ax, "y", values)
+        ax.set_ylim(*plot_style.violations_limits(values, log))
+    ax.set_title(f"{metric}: {MEANINGS[metric]}", fontsize=plot_style.LABEL_SIZE)
+    ax.set_ylabel(metric + (" (log scale)" if log else ""), fontsize=plot_style.LABEL_SIZE)
+    ax.tick_params(labelsize=plot_style.TEXT_SIZE)
     ax.grid(alpha=0.3)
     return labels
 
@@ -352,8 +352,8 @@ def place_baseline_labels(ax, labels: list[Label]) -> None:
     lines that lie close are spread apart so that none covers another."""
     if not labels:
         return
-    px = plots.DPI / 72
-    height = (plots.TEXT_SIZE + 5) * px
+    px = plot_style.DPI / 72
+    height = (plot_style.TEXT_SIZE + 5) * px
     box = ax.get_window_extent()
     bottom, top = box.y0 + height / 2, box.y1 - height / 2
     at = np.array([ax.transData.transform((ax.get_xlim()[1], y))[1] for y, *_ in labels])
@@ -374,7 +374,7 @@ def place_baseline_labels(ax, labels: list[Label]) -> None:
             textcoords="offset points",
             ha="right",
             va="center",
-            fontsize=plots.TEXT_SIZE,
+            fontsize=plot_style.TEXT_SIZE,
             color=colour,
             bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85),
             zorder=6,
@@ -406,7 +406,7 @@ def subtitle(trials: pd.DataFrame, parameters: list[str], line_name: str | None)
         if others:
             swept += f"; {', '.join(others)} also vary, so means are not joined"
     return (
-        f"{plots.run_summary(trials)}; {swept}. Markers: mean over seeds; bars: its 95% t-interval "
+        f"{plot_style.run_summary(trials)}; {swept}. Markers: mean over seeds; bars: its 95% t-interval "
         f"(where enough seeds back it: {INTERVALS_SAID}); dots: single seeds"
     )
 
@@ -420,12 +420,14 @@ def legend_handles(series: list[Series], line_name: str | None, baselines: bool)
             marker=line.marker,
             color=line.colour,
             ls=line.dashes,
-            ms=plots.MEAN_SIZE - 1,
+            ms=plot_style.MEAN_SIZE - 1,
             label=f"shield {line_name}={value_text(line.value)}" if line_name else "shield: mean",
         )
         for line in series
     ]
-    handles.append(Line2D([], [], marker="o", color="0.3", alpha=0.35, ls="", ms=plots.SEED_SIZE, label="one seed"))
+    handles.append(
+        Line2D([], [], marker="o", color="0.3", alpha=0.35, ls="", ms=plot_style.SEED_SIZE, label="one seed")
+    )
     handles.append(Line2D([], [], marker="|", color="0.3", ls="-", label="95% t-interval of the mean"))
     if baselines:
         handles.append(
@@ -447,7 +449,7 @@ def sensitivity_figure(trials: pd.DataFrame, title: str, table: pd.DataFrame | N
     parameter of at most `LINES_MOST` values as separate lines; dqn and priors as horizontal
     bands (dashed line: mean; band: its interval, or its seeds' range below
     enough seeds), named at the right edge. The x axis is logarithmic when its
-    positive values span more than 10×; violations too, by `plots.log_axis`'s rule.
+    positive values span more than 10×; violations too, by `plot_style.log_axis`'s rule.
 
     trials: trials.csv rows; table: their `sensitivity_table`, when already computed.
     """
@@ -459,7 +461,7 @@ def sensitivity_figure(trials: pd.DataFrame, title: str, table: pd.DataFrame | N
     x_name = parameters[0] if parameters else None
     line_name, line_values = line_parameter(seeds, parameters)
     joined = len(parameters) - (line_name is not None) <= 1  # a line's settings differ in x only
-    names = plots.short_labels(plots.labels_of(trials))  # as pareto.png names them
+    names = plot_style.short_labels(plot_style.labels_of(trials))  # as pareto.png names them
     categories = None
     if x_name is None:
         categories = sorted({names[s] for s in seeds["setting"].dropna()})
@@ -467,23 +469,23 @@ def sensitivity_figure(trials: pd.DataFrame, title: str, table: pd.DataFrame | N
         categories = categories_of(seeds[x_name])
     table = table.assign(_x=positions(table, x_name, categories))
     done = done.assign(_x=positions(done, x_name, categories))
-    styles = zip(itertools.cycle(plots.SHIELD_COLOURS), itertools.cycle(LINE_MARKERS), itertools.cycle(DASHES))
+    styles = zip(itertools.cycle(plot_style.SHIELD_COLOURS), itertools.cycle(LINE_MARKERS), itertools.cycle(DASHES))
     series = [Series(value, *style) for value, style in zip(line_values, styles, strict=False)]
     metrics = list(dict.fromkeys(table["metric"])) or list(METRICS)
     columns = 2 if len(metrics) > 1 else 1
     panel_rows = -(-len(metrics) // columns)
-    fig = Figure(figsize=(6.2 * columns, 4.4 * panel_rows + 1.8), dpi=plots.DPI, layout="constrained")
+    fig = Figure(figsize=(6.2 * columns, 4.4 * panel_rows + 1.8), dpi=plot_style.DPI, layout="constrained")
     axes = fig.subplots(panel_rows, columns, squeeze=False).ravel()
     labels = []
     for ax, metric in zip(axes, metrics, strict=False):
         labels.append(draw_panel(ax, metric, table, done, series, line_name, joined, names))
         log = x_axis(ax, positions(seeds, x_name, categories), categories)
-        ax.set_xlabel(x_label(seeds, x_name, log), fontsize=plots.LABEL_SIZE)
+        ax.set_xlabel(x_label(seeds, x_name, log), fontsize=plot_style.LABEL_SIZE)
     baselines = bool((table["mode"] != "shield").any())
     handles = legend_handles(series, line_name, baselines)
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=plots.TEXT_SIZE)
-    plots.add_title(fig, title, subtitle(trials, parameters, line_name))
-    plots.draw(fig)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=plot_style.TEXT_SIZE)
+    plot_style.add_title(fig, title, subtitle(trials, parameters, line_name))
+    plot_style.draw(fig)
     for ax, panel_labels in zip(axes, labels, strict=False):
         thin_ticks(ax)
         place_baseline_labels(ax, panel_labels)
@@ -492,7 +494,7 @@ def sensitivity_figure(trials: pd.DataFrame, title: str, table: pd.DataFrame | N
 
 def plot_sensitivity(trials: pd.DataFrame, path: Path, title: str, table: pd.DataFrame | None = None) -> None:
     """Write `sensitivity_figure` to `path`."""
-    plots.save(sensitivity_figure(trials, title, table), path)
+    plot_style.save(sensitivity_figure(trials, title, table), path)
 
 
 SENSITIVITY_MOST = 500  # settings; above, a table per setting and metric is a search's, not a sweep's

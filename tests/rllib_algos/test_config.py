@@ -19,8 +19,11 @@ def config(weight_files, **shield) -> ShieldedDQNConfig:
 
 
 def test_defaults_are_the_papers_but_the_buffer_and_d_max_rules():
+    from shield.settings import DEFAULT_SHIELD, ShieldParams
+
     c = ShieldedDQNConfig()
-    assert c.shield_config == {
+    assert c.shield_params == DEFAULT_SHIELD == ShieldParams()
+    assert c.to_dict()["shield_config"] == {
         "mode": "shield",
         "d_max": 2.5,
         "margin": 10.0,
@@ -43,8 +46,9 @@ def test_defaults_are_the_papers_but_the_buffer_and_d_max_rules():
 
 def test_shield_builder_keeps_unset_values_and_reaches_the_model_config(weight_files):
     c = config(weight_files, d_max=1.5).shield(rho=0.5)
-    assert c.shield_config["d_max"] == 1.5 and c.shield_config["rho"] == 0.5 and c.shield_config["k"] == 10
-    assert c.model_config["shield"]["d_max"] == 1.5
+    assert (c.shield_params.d_max, c.shield_params.rho, c.shield_params.k) == (1.5, 0.5, 10)
+    assert c.model_config["shield"] is c.shield_params
+    assert c.model_config["shield_weights"] is c.shield_weights
     c.validate()
 
 
@@ -69,7 +73,7 @@ def test_shield_builder_keeps_unset_values_and_reaches_the_model_config(weight_f
         ({"dueling": True}, "no dueling or distributional head"),
     ],
 )
-def test_bad_shield_settings_fail_in_validate(weight_files, shield, message):
+def test_bad_shield_settings_fail_before_any_actor_starts(weight_files, shield, message):
     dqn = {key: shield.pop(key) for key in ("dueling",) if key in shield}
     with pytest.raises(ValueError, match=message):
         config(weight_files, **shield).training(**dqn).validate()
@@ -160,9 +164,127 @@ def test_packed_decisions_round_trip_from_torch_to_numpy():
     assert (out["replaced"] == replaced.numpy()).all()
 
 
-def test_the_shield_builder_takes_every_shield_setting():
-    from shield.settings import ShieldParams
+def test_the_shield_builder_takes_a_setting_and_tune_gets_it_back_as_it_was(weight_files):
+    from shield.settings import PAPER_SHIELD, ShieldParams
 
-    settings = ShieldParams(d_max=1.5, d_max_rule="adaptive", adaptive_recall=0.8, adaptive_flag_rate=0.1).to_dict()
-    c = ShieldedDQNConfig().shield(**settings)
-    assert {key: c.shield_config[key] for key in settings} == settings
+    setting = ShieldParams(d_max=1.5, d_max_rule="adaptive", adaptive_recall=0.8, adaptive_flag_rate=0.1)
+    c = ShieldedDQNConfig().shield(setting, **weight_files)
+    assert c.shield_params == setting and c.shield_weights == weight_files["weights"]
+    assert ShieldedDQNConfig().shield(PAPER_SHIELD, d_max=3.0).shield_params == ShieldParams(
+        buffer_rule="ring", d_max_rule="fixed", d_max=3.0
+    )
+    # what Tune holds (a dict it can show and sample) reads back into the same types
+    again = ShieldedDQNConfig().update_from_dict(c.to_dict())
+    assert again.shield_params == setting and again.shield_weights == weight_files["weights"]
+    with pytest.raises(ValueError, match=r"unknown shield settings \['dmax'\]"):
+        ShieldedDQNConfig().shield(dmax=1.0)
+
+
+def paper_config():
+    from rllib_algos import PaperDQNConfig
+
+    return PaperDQNConfig().environment(ENV, env_config={"obs": "symbolic", "layout_seed": 123})
+
+
+def test_the_replay_config_names_paperdqns_replay_and_asks_rllib_for_none():
+    from rllib_algos.paper_dqn import TRANSITION_REPLAY
+    from rllib_algos.replay import TransitionReplay
+
+    c = paper_config().training(replay_buffer_config={"capacity": 5000})
+    assert c.replay_buffer_config == {
+        "type": TRANSITION_REPLAY,
+        "no_local_replay_buffer": True,
+        "capacity": 5000,
+        "alpha": 0.5,
+    }
+    assert TRANSITION_REPLAY == TransitionReplay.__name__
+    c.validate()
+    # as Tune hands it to a trial: the config dict, read back
+    again = type(c)().update_from_dict(c.to_dict())
+    assert again.replay_buffer_config == c.replay_buffer_config
+    again.validate()
+
+
+@pytest.mark.parametrize(
+    "replay",
+    [
+        {"type": "PrioritizedEpisodeReplayBuffer", "capacity": 10_000, "alpha": 0.5, "beta": 0.4},
+        {"beta": 0.4},
+        {"no_local_replay_buffer": False},
+    ],
+)
+def test_a_replay_config_rllib_would_build_or_nothing_reads_fails_in_validate(replay):
+    with pytest.raises(ValueError, match=r"set only its capacity and alpha.*replay_beta"):
+        paper_config().training(replay_buffer_config=replay).validate()
+
+
+def test_remote_learners_or_env_runners_fail_in_validate_with_what_to_set():
+    with pytest.raises(ValueError, match=r"set learners\(num_learners=0\), got 1"):
+        paper_config().learners(num_learners=1).validate()
+    with pytest.raises(ValueError, match=r"set env_runners\(num_env_runners=0\), got 2"):
+        paper_config().env_runners(num_env_runners=2).validate()
+    # evaluation EnvRunners are RLlib's own: they may be remote
+    paper_config().evaluation(evaluation_num_env_runners=2).get_evaluation_config_object().validate()
+
+
+def test_rllibs_new_api_stack_notice_is_dropped_and_nothing_else():
+    """RLlib warns once per algorithm name and process: fresh names see it afresh."""
+    import logging
+
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+
+    from rllib_algos.paper_dqn import PaperDQN, PaperDQNConfig, _not_the_new_api_stack_notice
+
+    class FilteredProbe(PaperDQN):
+        pass
+
+    class UnfilteredProbe(PaperDQN):
+        pass
+
+    logger = logging.getLogger(AlgorithmConfig.__module__)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        PaperDQNConfig(algo_class=FilteredProbe).environment(ENV).validate()
+        logger.warning("any other warning")
+        logger.removeFilter(_not_the_new_api_stack_notice)
+        try:  # what RLlib prints without the filter: the record it drops is still there to drop
+            PaperDQNConfig(algo_class=UnfilteredProbe).environment(ENV).validate()
+        finally:
+            logger.addFilter(_not_the_new_api_stack_notice)
+    finally:
+        logger.removeHandler(handler)
+    messages = [record.getMessage() for record in records]
+    assert messages[0] == "any other warning" and len(messages) == 2
+    assert messages[1].startswith("You are running UnfilteredProbe on the new API stack!")
+
+
+@pytest.mark.slow
+def test_a_built_paperdqn_has_no_rllib_replay_buffer_and_no_remote_actors(ray_local):
+    from rllib_algos.replay import TransitionReplay
+
+    algo = paper_config().build_algo()
+    try:
+        assert algo.local_replay_buffer is None and isinstance(algo.transitions, TransitionReplay)
+        assert algo.learner_group.is_local and algo.env_runner_group.num_remote_env_runners() == 0
+    finally:
+        algo.stop()
+
+
+def test_a_config_dict_naming_rllibs_replay_buffer_reads_as_paperdqns_replay():
+    """Runs stored with a config that named RLlib's buffer (which PaperDQN never read)
+    resume: their capacity and alpha are kept, the rest is PaperDQN's replay."""
+    from rllib_algos import PaperDQNConfig
+
+    stored = PaperDQNConfig().to_dict()
+    stored["replay_buffer_config"] = {
+        "type": "PrioritizedEpisodeReplayBuffer",
+        "capacity": 5000,
+        "alpha": 0.6,
+        "beta": 0.4,
+    }
+    again = PaperDQNConfig().update_from_dict(stored)
+    assert again.replay_buffer_config == PaperDQNConfig().replay_buffer_config | {"capacity": 5000, "alpha": 0.6}
+    again.validate()

@@ -11,16 +11,17 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.utils.framework import get_device
 
 from rllib_algos import ShieldedDQN
-from rllib_algos.trial_config import TrialBudget, trial_config
+from rllib_algos.trial_config import TrialLength, trial_config
 from shield.envs import DEFAULT_ENV
+from shield.settings import ShieldParams
 from shield.weights import WeightFiles
 
 CUDA = torch.device("cuda:0")
 
 
 def config(gpus_per_trial: float, obs: str = "symbolic"):
-    budget = TrialBudget(env_steps=1200, iterations=2, eval_episodes=1)
-    return trial_config(DEFAULT_ENV, obs, "nstep3", budget, {"mode": "dqn"}, WeightFiles(), gpus_per_trial)
+    length = TrialLength(env_steps=1200, iterations=2, eval_episodes=1)
+    return trial_config(DEFAULT_ENV, obs, "nstep3", length, ShieldParams(mode="dqn"), WeightFiles(), gpus_per_trial)
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.columns import Columns
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME, TD_ERROR_KEY
 
 from rllib_algos import PaperDQNConfig
 from rllib_algos.learner_step import copy_weights, dqn_update
-from rllib_algos.paper_dqn import learner_batch
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +42,23 @@ def build():
     return config.build_algo()
 
 
+def learner_batch(arrays: dict[str, np.ndarray]) -> MultiAgentBatch:
+    """A `TransitionReplay.sample` batch as the MultiAgentBatch `LearnerGroup.update` takes."""
+    columns = {
+        Columns.OBS: "obs",
+        Columns.NEXT_OBS: "next_obs",
+        Columns.ACTIONS: "actions",
+        Columns.REWARDS: "rewards",
+        Columns.TERMINATEDS: "terminateds",
+        "weights": "weights",
+        "n_step": "n_steps",
+    }
+    batch = SampleBatch({column: arrays[key] for column, key in columns.items()})
+    return MultiAgentBatch({DEFAULT_MODULE_ID: batch}, env_steps=len(arrays["actions"]))
+
+
 def rllib_update(algo, batch: dict[str, np.ndarray], env_steps: int) -> np.ndarray:
-    """RLlib's own update, fed as PaperDQN's fallback path (several Learners) feeds it."""
+    """RLlib's own update (`LearnerGroup.update`), the reference `dqn_update` must match."""
     (result,) = algo.learner_group.update(
         batch=learner_batch(batch), timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: env_steps}
     )

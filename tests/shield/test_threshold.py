@@ -163,10 +163,10 @@ def test_capped_shield_keeps_the_adaptive_flag_rate_and_labels_it():
     from sweeps.plan import shield_settings
 
     (setting,) = shield_settings({"d_max_rule": ["capped"], "adaptive_flag_rate": [0.1]})
-    assert setting["adaptive_flag_rate"] == 0.1 and setting["adaptive_recall"] == 0.9
-    label = setting_label(setting)  # capped is the default rule: only its non-default rate is named
-    assert label.endswith("k=10 adaptive_flag_rate=0.1") and "d_max_rule" not in label
-    shield = Shield(ShieldParams(**setting), FirstValue(), Zeros())
+    assert setting.adaptive_flag_rate == 0.1 and setting.adaptive_recall == 0.9
+    label = setting_label(setting.to_dict())  # capped is the default rule: only its non-default rate is named
+    assert label.endswith("k=10 tau=0 adaptive_flag_rate=0.1") and "d_max_rule" not in label
+    shield = Shield(setting, FirstValue(), Zeros())
     assert type(shield.adaptive).__name__ == "CappedThreshold" and shield.d_max == 2.5
 
 

@@ -38,10 +38,24 @@ def test_inactive_until_more_than_three_stored_and_empty_distance_is_infinite():
     assert buffer.active
 
 
-def test_rows_are_not_part_of_the_state_dict():
-    buffer = UnsafeBuffer(capacity=5, latent_dim=2)
-    buffer.add(torch.ones(3, 2))
-    assert buffer.state_dict() == {}
+def test_state_restores_the_rows_and_the_write_position():
+    buffer = UnsafeBuffer(capacity=3, latent_dim=2)
+    buffer.add(torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]]))  # full: [3, 1, 2], next row 1
+    state = buffer.get_state()
+    buffer.add(torch.tensor([[9.0, 9.0]]))  # after the snapshot: not in it
+    restored = UnsafeBuffer(capacity=3, latent_dim=2)
+    restored.set_state(state)
+    assert (restored.stored, restored.next) == (3, 1)
+    assert restored.rows.tolist() == [[3.0, 0.0], [1.0, 0.0], [2.0, 0.0]]
+    restored.add(torch.tensor([[5.0, 0.0]]))  # overwrites the oldest, 1
+    assert sorted(restored.rows[:, 0].tolist()) == [2.0, 3.0, 5.0]
+    assert float(restored.distance(torch.tensor([[1.0, 0.0]]), k=1)) == 1.0
+
+
+def test_a_state_of_another_shape_is_refused_with_both_shapes():
+    state = UnsafeBuffer(capacity=3, latent_dim=2).get_state()
+    with pytest.raises(ValueError, match=r"unsafe buffer of shape \(3, 2\), expected \(4, 2\)"):
+        UnsafeBuffer(capacity=4, latent_dim=2).set_state(state)
 
 
 def test_capacity_must_be_positive():

@@ -1,14 +1,11 @@
 """Correctness of the report at 10^5 trials (its time: benchmarks/aggregation.py). Ray-free.
 
-The synthetic studies are the benchmark's: `grid` (50 settings × 2,000 seeds) and `optuna`
-(10^5 settings, one seed each). The fronts are checked against an independent O(n log n)
-dominance test, the fast ranks and dominator lists against brute force on samples.
+The synthetic studies (`sweeps.synthetic_studies`): `grid` (50 settings × 2,000 seeds) and
+`optuna` (10^5 settings, one seed each). The fronts are checked against an independent
+O(n log n) dominance test, the fast ranks and dominator lists against brute force on samples.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,11 +13,9 @@ import pytest
 
 from sweeps.pareto import pareto_ranks
 from sweeps.results import OBJECTIVES, hypervolume_table, pareto_table
+from sweeps.synthetic_studies import synthetic_study, write_published
 from sweeps.verdicts import VERDICTS
 from tests.sweeps.test_plots import overprinted
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from aggregation import synthetic_study, write_published  # noqa: E402
 
 SENSES = np.array([sense for _, sense in OBJECTIVES])
 MEANS = [f"{name}_mean" for name, _ in OBJECTIVES]
@@ -126,7 +121,9 @@ def test_fast_fronts_match_brute_force_on_samples_of_the_study(seed):
 def test_the_report_at_scale_writes_its_plots_legibly(tmp_path):
     """write_report on a published folder of 10^5 settings: tables, and plots naming only
     a few settings (no text over another, none outside the figure)."""
-    from sweeps import plots
+    from sweeps.curves_plot import curves_figure
+    from sweeps.pareto_plot import named_settings, pareto_figure
+    from sweeps.plot_style import NAMED_MOST
     from sweeps.report import read_published, write_report
 
     trials, curves = synthetic_study("optuna", N, iterations=2)
@@ -137,8 +134,8 @@ def test_the_report_at_scale_writes_its_plots_legibly(tmp_path):
     table = pd.read_csv(paths["pareto.csv"])
     assert len(table) == trials.loc[trials["status"] == "TERMINATED", "setting"].nunique()
     assert pd.read_csv(paths["hypervolume.csv"])["n_front"].iloc[0] == table["on_front"].sum()
-    named = plots.named_settings(table)
-    assert len(named) <= plots.NAMED_MOST and set(table.loc[table["on_front"], "setting"]) >= set(named)
+    named = named_settings(table)
+    assert len(named) <= NAMED_MOST and set(table.loc[table["on_front"], "setting"]) >= set(named)
     trials, curves = read_published(folder)
-    assert overprinted(plots.pareto_figure(table, trials, "optuna")) == []
-    assert overprinted(plots.curves_figure(curves, "return_final", "return", "optuna", "s", named)) == []
+    assert overprinted(pareto_figure(table, trials, "optuna")) == []
+    assert overprinted(curves_figure(curves, "return_final", "return", "optuna", "s", named)) == []

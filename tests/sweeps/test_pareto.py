@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sweeps.pareto import group_means, group_stds, hypervolume_2d, pareto_ranks
+from sweeps.pareto import group_means, group_stds, hypervolume_2d, hypervolumes_2d, pareto_ranks
 
 SENSES = np.array([1, -1])  # maximise return, minimise violations
 
@@ -81,13 +81,30 @@ def test_ranks_refuse_nan():
 @settings(max_examples=25, deadline=None)
 @given(points_strategy)
 def test_hypervolume_equals_moocores(points):
-    """Ours is kept for speed (sweeps.pareto.hypervolume_2d); it computes moocore's area."""
+    """Ours, for speed (sweeps.pareto.hypervolume_2d), computes moocore's area."""
     import moocore
 
     reference = np.array([0.0, 8.0])
     better = points[(points[:, 0] > reference[0]) & (points[:, 1] < reference[1])]
     expected = moocore.hypervolume(better, ref=reference, maximise=[True, False]) if len(better) else 0.0
     assert hypervolume_2d(points, SENSES, reference) == pytest.approx(expected, abs=1e-12)
+
+
+def test_batched_hypervolumes_are_moocores_set_by_set():
+    import moocore
+
+    rng = np.random.default_rng(0)
+    reference = (0.0, 400.0)
+    points = rng.uniform([-0.2, 0.0], [1.0, 500.0], (300, 5, 2))  # some beyond the reference
+    points[:50, 1, 0] = points[:50, 0, 0]  # ties in return
+    points[50:60, 2] = np.nan  # an undefined point adds nothing
+    got = hypervolumes_2d(points, SENSES, reference)
+    assert got.shape == (300,)
+    for p, hv in zip(points, got, strict=True):
+        defined = p[~np.isnan(p).any(axis=1)]
+        assert hv == pytest.approx(moocore.hypervolume(defined, ref=reference, maximise=[True, False]), abs=1e-9)
+        assert hv == pytest.approx(hypervolume_2d(p, SENSES, reference), abs=1e-9)
+    assert hypervolumes_2d(points.reshape(30, 10, 5, 2), SENSES, reference).shape == (30, 10)
 
 
 def test_hypervolume_known_values():
@@ -98,8 +115,8 @@ def test_hypervolume_known_values():
 
 
 def test_grouped_statistics_equal_one_group_at_a_time_to_the_last_bit():
-    """What pareto.csv's rows held when each setting was aggregated alone: the committed
-    tables rebuild unchanged."""
+    """Each group's mean and std as numpy takes them of that group alone, to the last bit,
+    so that the committed tables rebuild unchanged."""
     rng = np.random.default_rng(3)
     groups = rng.integers(0, 12, size=300)
     values = rng.normal(50.0, 30.0, size=300) * 10 ** rng.uniform(-3, 3, size=300)

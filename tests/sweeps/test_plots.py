@@ -12,30 +12,16 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from sweeps.comparison_plot import comparison_figure
+from sweeps.curves_plot import curves_figure
 from sweeps.paper_figures import PAPER_ENV, PAPER_ENV_STEPS, comparability, paper_comparison
-from sweeps.plots import (
-    comparison_figure,
-    crowded,
-    curves_figure,
-    front_points,
-    log_axis,
-    overlaps,
-    pareto_figure,
-    place_labels,
-    short_labels,
-)
+from sweeps.pareto_plot import crowded, front_points, named_settings, pareto_figure
+from sweeps.plot_style import labels_of, log_axis, short_labels
 from sweeps.report import read_published
 from sweeps.results import TRIAL_COLUMNS, pareto_table
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = [
-    "threshold/quick",
-    "adaptive/nstep3",
-    "reproduce/nstep3",
-    "reproduce/paper",
-    "reliability/nstep3",
-    "reliability/paper",
-]
+PUBLISHED = sorted(path.parent.relative_to(ROOT / "results").as_posix() for path in ROOT.glob("results/*/*/trials.csv"))
 SHIELD = "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"
 
 
@@ -72,12 +58,12 @@ def overprinted(fig: Figure) -> list[tuple[str, str]]:
     """Pairs of drawn texts whose boxes overlap by more than a pixel, and texts that leave the figure."""
     texts, renderer = drawn_texts(fig)
     boxes = [Text.get_window_extent(t, renderer) for t in texts]  # an Annotation's own adds its leader line
-    shrunk = [(b.x0 + 1, b.y0 + 1, b.x1 - 1, b.y1 - 1) for b in boxes]
+    shrunk = [b.padded(-1) for b in boxes]
     clashes = [
         (texts[i].get_text(), texts[j].get_text())
         for i in range(len(texts))
         for j in range(i + 1, len(texts))
-        if overlaps(shrunk[i], shrunk[j])
+        if shrunk[i].overlaps(shrunk[j])
     ]
     width, height = fig.bbox.width, fig.bbox.height
     cut = [
@@ -187,14 +173,37 @@ def test_each_seed_is_drawn_beside_the_mean():
 # --- labels placed apart --------------------------------------------------------------------
 
 
-def test_labels_of_coincident_points_do_not_overlap():
-    points = [(300.0, 200.0)] * 8
-    sizes = [(120.0, 30.0)] * 8
-    area = (0.0, 0.0, 800.0, 500.0)
-    boxes = place_labels(points, sizes, area, obstacles=[(290.0, 190.0, 310.0, 210.0)])
-    assert all(not overlaps(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
-    assert all(area[0] <= b[0] and b[2] <= area[2] and area[1] <= b[1] and b[3] <= area[3] for b in boxes)
-    assert not any(overlaps(b, (290.0, 190.0, 310.0, 210.0)) for b in boxes)
+def labelled(fig: Figure) -> set[str]:
+    """The names that head the drawn texts: a mean's label is its name over "k/n learned"."""
+    return {t.get_text().split("\n")[0].split(",")[0] for t in drawn_texts(fig)[0]}
+
+
+def named_means(table: pd.DataFrame, trials: pd.DataFrame) -> set[str]:
+    """The short names of the means that pareto.png labels."""
+    names = short_labels(labels_of(table, trials))
+    drawn = table[np.isfinite(table["violations_total_mean"]) & np.isfinite(table["return_final_mean"])]
+    return {names[s] for s in set(named_settings(table)) & set(drawn["setting"])}
+
+
+def test_labels_of_coincident_means_are_all_drawn_apart():
+    """Settings that behaved alike share a point; each still gets its own legible label."""
+    rows = [(SHIELD.replace("k=10", f"k={k}"), seed, 0.9, 60.0) for k in range(1, 7) for seed in (1, 2)]
+    rows += [("dqn", seed, 0.95, 900.0 + seed) for seed in (1, 2)]
+    trials = trials_of(rows)
+    table = pareto_table(trials)
+    fig = pareto_figure(table, trials, "t")
+    assert overprinted(fig) == []
+    assert named_means(table, trials) <= labelled(fig) and len(named_means(table, trials)) == 7
+
+
+def test_a_label_left_over_another_is_left_out():
+    """Where adjustText cannot part two labels (here: it does not run), one is removed."""
+    rows = [(SHIELD.replace("k=10", f"k={k}"), seed, 0.9, 60.0) for k in (1, 2, 3) for seed in (1, 2)]
+    trials = trials_of(rows)
+    table = pareto_table(trials)
+    with mock.patch("sweeps.pareto_labels.adjust_text", return_value=([], [])):
+        fig = pareto_figure(table, trials, "t")
+    assert overprinted(fig) == [] and len(named_means(table, trials) & labelled(fig)) == 1
 
 
 def test_crowded_finds_the_largest_group_of_close_points():
@@ -216,6 +225,7 @@ def test_no_text_is_overprinted_in_the_committed_plots(folder):
         figures["comparison"] = comparison_figure(comparison, trials, folder)
     for name, fig in figures.items():
         assert overprinted(fig) == [], name
+    assert named_means(table, trials) <= labelled(figures["pareto"])  # none left out to keep clear
 
 
 # --- comparable with the paper --------------------------------------------------------------

@@ -181,7 +181,7 @@ def test_learned_table_counts_seeds_at_each_fraction_of_the_budget():
 
 
 def test_short_labels_keep_only_what_tells_settings_apart():
-    from sweeps.plots import short_labels
+    from sweeps.plot_style import short_labels
 
     paper = "shield d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10 tau=0"
     adaptive = " d_max_rule=adaptive adaptive_recall=0.9 adaptive_flag_rate=0.2"

@@ -44,3 +44,20 @@ def test_settings_a_mode_does_not_use_do_not_block_reuse():
     priors = {"seed": 1, "shield_config": {"mode": "priors", "rho": 0.95, "d_max": 2.5}}
     assert canonical(priors) != canonical({"seed": 1, "shield_config": {"mode": "priors", "rho": 0.5, "d_max": 2.5}})
     assert canonical(priors) == canonical({"seed": 1, "shield_config": {"mode": "priors", "rho": 0.95, "d_max": 9.0}})
+
+
+def test_the_replay_compares_by_capacity_and_alpha_only():
+    ours = {
+        "replay_buffer_config": {
+            "type": "TransitionReplay",
+            "no_local_replay_buffer": True,
+            "capacity": 10,
+            "alpha": 0.5,
+        }
+    }
+    stored = {
+        "replay_buffer_config": {"type": "PrioritizedEpisodeReplayBuffer", "beta": 0.4, "capacity": 10, "alpha": 0.5}
+    }
+    assert canonical(ours) == canonical(stored)
+    other = {"replay_buffer_config": {"type": "TransitionReplay", "capacity": 10, "alpha": 0.6}}
+    assert canonical(ours) != canonical(other)

@@ -8,7 +8,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from sweeps.pareto_search import MARGINS, OBJECTIVES, SPACE, STUDY, search_config
+from sweeps.pareto_search import MARGINS, SEARCH_METRICS, SPACE, STUDY, search_config
 from sweeps.plan import make_plan, parse_args
 from sweeps.search_storage import JOURNAL, STUDY_NAME, create_search_study, journal_storage, write_study_plots
 
@@ -40,7 +40,7 @@ def tell_trials(study: optuna.Study, n: int, violations=None) -> dict[int, list[
 
 
 def test_the_journal_gives_back_every_finished_trial_and_both_values(tmp_path):
-    study = create_search_study(journal_storage(tmp_path), OBJECTIVES)
+    study = create_search_study(journal_storage(tmp_path), SEARCH_METRICS)
     told = tell_trials(study, 6)
     study.ask(DISTRIBUTIONS)  # one still running: not finished, not in the count
 
@@ -54,9 +54,9 @@ def test_the_journal_gives_back_every_finished_trial_and_both_values(tmp_path):
 
 
 def test_opening_the_study_again_continues_it(tmp_path):
-    tell_trials(create_search_study(journal_storage(tmp_path), OBJECTIVES), 2)
+    tell_trials(create_search_study(journal_storage(tmp_path), SEARCH_METRICS), 2)
     storage = journal_storage(tmp_path)
-    tell_trials(create_search_study(storage, OBJECTIVES), 3)
+    tell_trials(create_search_study(storage, SEARCH_METRICS), 3)
     assert optuna.get_all_study_names(storage) == [STUDY_NAME]
     assert len(optuna.load_study(study_name=STUDY_NAME, storage=storage).trials) == 5
 
@@ -99,7 +99,7 @@ def test_a_restored_searcher_goes_on_writing_to_the_same_study(tmp_path):
 
 
 def test_a_small_study_gets_its_front_and_slice_plots(tmp_path, capsys):
-    tell_trials(create_search_study(journal_storage(tmp_path), OBJECTIVES), 3)
+    tell_trials(create_search_study(journal_storage(tmp_path), SEARCH_METRICS), 3)
     style = {key: value for key, value in matplotlib.rcParams.items() if not key.startswith("backend")}
     written = write_study_plots(tmp_path)
     names = ["optuna_pareto_front.png", "optuna_slice_return_final.png", "optuna_slice_violations_total.png"]
@@ -112,8 +112,8 @@ def test_a_small_study_gets_its_front_and_slice_plots(tmp_path, capsys):
 
 def test_enough_trials_get_importances_unless_an_objective_never_varies(tmp_path, capsys):
     varied, constant = tmp_path / "varied", tmp_path / "constant"
-    tell_trials(create_search_study(journal_storage(varied), OBJECTIVES), 24)
-    tell_trials(create_search_study(journal_storage(constant), OBJECTIVES), 24, violations=0)
+    tell_trials(create_search_study(journal_storage(varied), SEARCH_METRICS), 24)
+    tell_trials(create_search_study(journal_storage(constant), SEARCH_METRICS), 24, violations=0)
     assert [path.name for path in write_study_plots(varied)] == [
         "optuna_pareto_front.png",
         "optuna_importances_return_final.png",
@@ -130,6 +130,6 @@ def test_enough_trials_get_importances_unless_an_objective_never_varies(tmp_path
 def test_no_study_or_no_finished_trial_skips_the_plots_and_says_why(tmp_path, capsys):
     assert write_study_plots(tmp_path / "none") == []
     assert "no Optuna study" in capsys.readouterr().out
-    create_search_study(journal_storage(tmp_path / "empty"), OBJECTIVES)
+    create_search_study(journal_storage(tmp_path / "empty"), SEARCH_METRICS)
     assert write_study_plots(tmp_path / "empty") == []
     assert "no finished trial" in capsys.readouterr().out

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT
-from shield.settings import PAPER_SHIELD
+from shield.settings import PAPER_SHIELD, ShieldParams
 from sweeps.paper_figures import COMPARISON_COLUMNS, PAPER_FIGURES
 from sweeps.plan import BASELINES, shield_settings
 from sweeps.results import HYPERVOLUME_COLUMNS, PARETO_COLUMNS, TRIAL_COLUMNS
@@ -138,7 +139,7 @@ def test_reproduce_smoke_compares_with_the_paper_and_publishes(tmp_path):
     assert "env steps; the paper's figures are at 200,000 per trial" in comparison["reason"].iloc[0]
     assert not (folder / "paper_comparison.png").exists()
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["artifact_budget"] == "quick" and manifest["budget"]["name"] == "smoke"
+    assert manifest["pretrain_budget"] == "quick" and manifest["budget"]["name"] == "smoke"
     published = tmp_path / "reproduce" / DEFAULT_AGENT  # one folder per agent preset
     for name in ("paper_comparison.csv", "pareto.csv", "curves_return.png", "manifest.json"):
         assert (published / name).read_bytes() == (folder / name).read_bytes()
@@ -161,13 +162,13 @@ def test_pareto_search_smoke(tmp_path):
     assert sorted(trial.values[1] for trial in finished) == sorted(search["violations_total"])
     for plot in ("optuna_pareto_front.png", "optuna_slice_return_final.png", "optuna_slice_violations_total.png"):
         assert (folder / "search" / plot).stat().st_size > 0
-    settings = json.loads((folder / "front" / "manifest.json").read_text())["settings"]
-    # phase 2 runs the baselines, the paper's setting and every setting on the search's front
-    (paper,) = shield_settings({})
-    expected = [*BASELINES, paper]
+    settings = [ShieldParams(**s) for s in json.loads((folder / "front" / "manifest.json").read_text())["settings"]]
+    # phase 2 runs the baselines, the default setting and every setting on the search's front
+    (default,) = shield_settings({})
+    expected = [*BASELINES, default]
     for row in searched[searched["on_front"]].itertuples():
-        setting = {"mode": "shield", "d_max": round(row.d_max, 2), "margin": row.margin, "rho": round(row.rho, 2)}
-        setting |= {"buffer_size": int(row.buffer_size), "k": PAPER_SHIELD.k}
+        drawn = {"d_max": round(row.d_max, 2), "margin": row.margin, "rho": round(row.rho, 2)}
+        setting = replace(default, **drawn, buffer_size=int(row.buffer_size))
         if setting not in expected:
             expected.append(setting)
     assert settings == expected
@@ -393,14 +394,14 @@ def test_the_adaptive_study_runs_each_d_max_fixed_and_as_the_adaptive_rules_star
     from sweeps.plan import make_plan, parse_args
 
     plan = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path)]))
-    shield = [s for s in plan.settings if s["mode"] == "shield"]
-    assert [(s["d_max_rule"], s["d_max"]) for s in shield] == [
+    shield = [s for s in plan.settings if s.mode == "shield"]
+    assert [(s.d_max_rule, s.d_max) for s in shield] == [
         ("fixed", 1.0),
         ("fixed", 2.5),
         ("adaptive", 1.0),
         ("adaptive", 2.5),
     ]
-    labels = [setting_label(s) for s in plan.settings]
+    labels = [setting_label(s.to_dict()) for s in plan.settings]
     assert len(set(labels)) == len(labels) == 6  # with dqn and priors
     # a grid over the adaptive parameters leaves the fixed settings alone
     wider = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path), "--adaptive-recall", "0.8", "0.9"]))
@@ -489,8 +490,71 @@ def test_every_study_takes_the_papers_shield_rules(tmp_path, script):
     paper = make_plan(
         study, parse_args(study, ["--storage", str(tmp_path), "--buffer-rule", "ring", "--d-max-rule", "fixed"])
     )
-    grid = [s for s in default.settings if s["mode"] == "shield" and s not in study.baselines]
-    assert grid and all(s["buffer_rule"] == DEFAULT_SHIELD.buffer_rule for s in grid)
-    papers = [s for s in paper.settings if s["mode"] == "shield" and s not in study.baselines]
-    assert all((s["buffer_rule"], s["d_max_rule"]) == (PAPER_SHIELD.buffer_rule, "fixed") for s in papers)
+    grid = [s for s in default.settings if s.mode == "shield" and s not in study.baselines]
+    assert grid and all(s.buffer_rule == DEFAULT_SHIELD.buffer_rule for s in grid)
+    papers = [s for s in paper.settings if s.mode == "shield" and s not in study.baselines]
+    assert all((s.buffer_rule, s.d_max_rule) == (PAPER_SHIELD.buffer_rule, "fixed") for s in papers)
     assert default.run_dir != paper.run_dir
+
+
+def test_a_trial_key_is_one_setting_on_one_seed_and_reads_back_from_its_text(tmp_path):
+    from sweeps.plan import TrialKey, make_plan, parse_args
+    from sweeps.threshold import STUDY
+
+    key = TrialKey(setting=3, seed=1000)
+    assert str(key) == "3:1000" and TrialKey.parse(str(key)) == key
+    with pytest.raises(ValueError):
+        TrialKey.parse("3")
+    plan = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path), "--seeds", "2"]))
+    keys = plan.trial_keys
+    assert len(keys) == len(plan.settings) * 2 == len(set(keys))
+    assert {key.seed for key in keys} == set(plan.seeds)
+    assert {key.setting for key in keys} == set(range(len(plan.settings)))
+
+
+def test_a_search_front_setting_that_equals_a_grid_setting_runs_once(tmp_path):
+    """The front's settings name only what the search drew (d_max, margin, rho, buffer_size);
+    one equal to a grid setting in every field that acts is that setting, not a second one."""
+    from shield.settings import DEFAULT_SHIELD
+    from sweeps.plan import make_plan, parse_args
+    from sweeps.threshold import STUDY
+
+    args = ["--storage", str(tmp_path), "--d-max", "2.5", "3.5"]
+    plain = make_plan(STUDY, parse_args(STUDY, args))
+    drawn = replace(DEFAULT_SHIELD, d_max=2.5, margin=10.0, rho=0.95, buffer_size=100)
+    # a value the capped rule does not read: computes the same as the grid's setting
+    unread = replace(drawn, adaptive_recall=0.5)
+    new = replace(drawn, d_max=1.25)
+    plan = make_plan(STUDY, parse_args(STUDY, args), extra_settings=[drawn, unread, new])
+    assert plan.settings == [*plain.settings, new]
+
+
+def test_tables_group_trials_by_their_values_not_by_their_labels():
+    """Two settings whose labels read alike at a glance stay apart, and a row's label only
+    orders the table: the rows of one setting are one row of pareto.csv."""
+    from sweeps.results import pareto_table, trial_row
+
+    rows = []
+    runs = [(2.5, 1, 0.9), (2.5, 2, 0.8), (2.5000001, 1, 0.1), (2.5000001, 2, 0.2)]
+    for trial, (d_max, seed, ret) in enumerate(runs):
+        config = {"shield_config": replace(PAPER_SHIELD, d_max=d_max).to_dict(), "seed": seed}
+        result = {"env_runners": {"shield": {"return_final": ret, "violations_total": 10 * trial}}}
+        rows.append(trial_row(str(trial), "TERMINATED", config, result))
+    table = pareto_table(pd.DataFrame(rows))
+    assert sorted(table["d_max"]) == [2.5, 2.5000001] and len(set(table["setting"])) == 2
+    means = dict(zip(table["d_max"], table["return_final_mean"], strict=True))
+    assert means[2.5] == pytest.approx(0.85) and means[2.5000001] == pytest.approx(0.15)
+
+
+def test_the_old_pretraining_flags_still_work_and_name_the_new_one(tmp_path, capsys):
+    from sweeps.cli import build_parser
+    from sweeps.plan import make_plan, parse_args
+    from sweeps.threshold import STUDY
+
+    plan = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path), "--artifacts", "smoke"]))
+    assert plan.pretrain_budget == "smoke"
+    assert "--artifacts is now --pretrain-budget" in capsys.readouterr().err
+    assert make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path)])).pretrain_budget == "quick"
+    args = build_parser().parse_args(["pretrain", "--budget", "smoke"])
+    assert args.pretrain_budget == "smoke"
+    assert "--budget is now --pretrain-budget" in capsys.readouterr().err
