@@ -103,6 +103,9 @@ def label_points(ax, labels: list[Label], avoid: list[Bbox]) -> None:
         # 3× and 2× adjustText's defaults: at those, labels of coincident means stayed over each other
         force_text=(0.3, 0.6),
         max_move=20,
+        # its untangling of crossing leader lines swaps the places of labels of different
+        # sizes after keeping them inside the axes, and can push a long one out of the figure
+        prevent_crossings=False,
         iter_lim=ADJUST_STEPS,
         min_arrow_len=LEADER_PX,
         arrowprops=dict(arrowstyle="-", color="0.5", lw=0.7),

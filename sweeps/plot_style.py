@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import re
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,7 +78,17 @@ def cached_short_labels(settings: tuple[str, ...]) -> dict[str, str]:
         for token in gone:  # whole tokens only: " k=1 " is not in " k=10 "
             text = text.replace(f" {token} ", " ")
         out[label] = text.strip()
-    return out
+    rounded = {label: _rounded(text) for label, text in out.items()}
+    # a search's floats in 6 significant digits, unless that makes two names alike
+    return rounded if len(set(rounded.values())) == len(set(out.values())) else out
+
+
+_NUMBER = re.compile(r"=(-?\d+\.\d{6,}(?:e-?\d+)?)\b")
+
+
+def _rounded(text: str) -> str:
+    """`text` with every long decimal value ("d_max=3.926954532740744") in 6 significant digits."""
+    return _NUMBER.sub(lambda m: f"={float(m.group(1)):.6g}", text)
 
 
 def labels_of(*tables: pd.DataFrame) -> list[str]:
