@@ -107,7 +107,9 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         trials.loc[shield & trials[key].isna(), key] = value
     # labels are for display: made again from the values, as the defaults they omit may have moved
     settings = trials[list(SETTING_COLUMNS)].astype(object).where(trials[list(SETTING_COLUMNS)].notna(), None)
-    trials["setting"] = [setting_label(row) for row in settings.to_dict("records")]
+    rows = list(settings.itertuples(index=False, name=None))
+    named = {row: setting_label(dict(zip(SETTING_COLUMNS, row, strict=True))) for row in set(rows)}  # once per setting
+    trials["setting"] = [named[row] for row in rows]
     # each curve is labelled as its trial is in trials.csv
     labels = dict(zip(trials["trial_id"], trials["setting"], strict=True))
     curves["setting"] = curves["trial_id"].map(labels).fillna(curves["setting"])

@@ -25,7 +25,7 @@ from rllib_algos.pretrain import ensure_artifacts
 from rllib_algos.resume import CorruptCheckpointError, check_checkpoint
 from rllib_algos.trial_config import TrialLength, trial_config
 from shield.artifacts import ArtifactStore
-from shield.settings import ShieldParams
+from shield.settings import ShieldParams, setting_label
 from shield.weights import WeightFiles
 from sweeps.manifest import read_manifest, write_manifest
 from sweeps.plan import Plan, TrialKey
@@ -351,9 +351,8 @@ def run_phase(plan: Plan, run_id: str, extra_settings: Sequence[ShieldParams]) -
 
 
 def setting_labels(plan: Plan) -> list[str]:
-    """The pareto.csv label of each of the plan's settings, in order (as `trial_row` makes it
-    from a trial's shield configuration)."""
-    return [trial_row("", "", {"shield_config": s.to_dict()}, {})["setting"] for s in plan.settings]
+    """The pareto.csv label of each of the plan's settings, in order."""
+    return [setting_label(s) for s in plan.settings]
 
 
 def run_rounds(plan: Plan) -> int:
