@@ -159,11 +159,10 @@ def setting_label(settings: dict | ShieldParams) -> str:
     a `ShieldParams` or a table row (empty cells for the fields its mode does not use)."""
     values = settings.to_dict() if isinstance(settings, ShieldParams) else settings
     params = ShieldParams.from_settings(values)
-    acting = params.acting_names()
     parts = [params.mode]
-    for key in RELEVANT[params.mode]:
+    for key in params.acting_names()[1:]:  # after the mode, in the tables' column order
         value = values.get(key)
-        if key not in acting or _empty(value):
+        if _empty(value):
             continue
         by_default = key in _NAMED_IF_NOT_DEFAULT or (key == "adaptive_flag_rate" and params.d_max_rule == "capped")
         if by_default and value == getattr(DEFAULT_SHIELD, key):
