@@ -78,8 +78,8 @@ def label_points(ax, labels: list[Label], avoid: list[Bbox]) -> None:
     """Label each point: the label starts beside it, diagonally towards the middle of the
     axes (where the room is), and adjustText moves the labels apart, inside the axes and off
     `avoid` where it can; a leader line joins a label that ends further than `LEADER_PX` from
-    its point. A label still over another after that is removed: left out rather than
-    printed over one."""
+    its point. A label still over another after that goes beside its own point where that is
+    free (`beside`), or else is removed: left out rather than printed over one."""
     renderer = ax.figure.canvas.get_renderer()
     middle = ax.get_window_extent(renderer).get_points().mean(axis=0)
     white = dict(boxstyle="round,pad=0.25", fc="white", ec="none", alpha=0.85)
@@ -110,13 +110,33 @@ def label_points(ax, labels: list[Label], avoid: list[Bbox]) -> None:
         min_arrow_len=LEADER_PX,
         arrowprops=dict(arrowstyle="-", color="0.5", lw=0.7),
     )
+    inside = ax.get_window_extent(renderer)
     kept: list[Bbox] = []
-    for label in texts:
+    for label, (x, y, *_) in zip(texts, labels, strict=True):
         extent = label.get_window_extent(renderer)
         if any(extent.overlaps(other) for other in kept):
-            label.remove()
+            # beside its own point instead, on the first side that is free (no leader needed)
+            extent = beside(ax, label, (x, y), kept, inside, renderer)
             for leader in leaders:
                 if leader.patchA is label:
                     leader.remove()
-        else:
-            kept.append(extent)
+            if extent is None:
+                label.remove()
+                continue
+        kept.append(extent)
+
+
+def beside(ax, label, point: tuple[float, float], taken: list[Bbox], inside: Bbox, renderer) -> Bbox | None:
+    """Move `label` next to `point` (data), on the first of its eight sides where it stays
+    inside `inside` and over none of `taken` (boxes in pixels); its new box, or None."""
+    extent = label.get_window_extent(renderer)
+    half = np.array([extent.width, extent.height]) / 2 + LABEL_GAP_PX
+    centre = ax.transData.transform(point)
+    for side in ((1, 1), (-1, 1), (1, -1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0)):
+        at = centre + np.array(side) * half
+        box = Bbox.from_bounds(at[0] - extent.width / 2, at[1] - extent.height / 2, extent.width, extent.height)
+        within = inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
+        if within and not any(box.overlaps(t) for t in taken):
+            label.set_position(ax.transData.inverted().transform(at))
+            return label.get_window_extent(renderer)
+    return None

@@ -196,14 +196,17 @@ def test_labels_of_coincident_means_are_all_drawn_apart():
     assert named_means(table, trials) <= labelled(fig) and len(named_means(table, trials)) == 7
 
 
-def test_a_label_left_over_another_is_left_out():
-    """Where adjustText cannot part two labels (here: it does not run), one is removed."""
-    rows = [(SHIELD.replace("k=10", f"k={k}"), seed, 0.9, 60.0) for k in (1, 2, 3) for seed in (1, 2)]
-    trials = trials_of(rows)
-    table = pareto_table(trials)
-    with mock.patch("sweeps.pareto_labels.adjust_text", return_value=([], [])):
-        fig = pareto_figure(table, trials, "t")
-    assert overprinted(fig) == [] and len(named_means(table, trials) & labelled(fig)) == 1
+def test_a_label_left_over_another_goes_beside_its_point_or_is_left_out():
+    """Where adjustText cannot part labels (here: it does not run), each goes beside its own
+    point on a free side; when no side is free, it is removed rather than printed over one."""
+    for n, all_named in ((3, True), (12, False)):
+        rows = [(SHIELD.replace("k=10", f"k={k}"), seed, 0.9, 60.0) for k in range(1, n + 1) for seed in (1, 2)]
+        trials = trials_of(rows)
+        table = pareto_table(trials)
+        with mock.patch("sweeps.pareto_labels.adjust_text", return_value=([], [])):
+            fig = pareto_figure(table, trials, "t")
+        named = len(named_means(table, trials) & labelled(fig))
+        assert overprinted(fig) == [] and (named == n) == all_named and named >= 1, n
 
 
 def test_crowded_finds_the_largest_group_of_close_points():
