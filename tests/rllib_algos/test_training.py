@@ -18,7 +18,6 @@ from rllib_algos.rl_module import ShieldedDQNModule
 from shield.envs import NUM_ACTIONS, make_env, on_lava
 from shield.networks import QNetwork
 from shield.oracle import OracleEncoder, OracleQ
-from shield.settings import ShieldParams
 from shield.shield import Shield
 
 pytestmark = pytest.mark.slow
@@ -44,7 +43,7 @@ class OracleShieldModule(ShieldedDQNModule):
     """ShieldedDQN's module with hand-built f_θ and Q_p that encode the ground truth."""
 
     def make_shield(self) -> Shield:
-        return Shield(ShieldParams.from_settings(self.model_config["shield"]), OracleEncoder(), OracleQ())
+        return Shield(self.model_config["shield"], OracleEncoder(), OracleQ())
 
 
 @pytest.fixture
