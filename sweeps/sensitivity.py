@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -228,21 +229,28 @@ def x_axis(ax, xs: np.ndarray, categories: list | None) -> bool:
     return log
 
 
-def thin_ticks(ax) -> None:
-    """Leave out the x tick labels that would touch the one at their left (2.5 beside 3.5 on
-    a log axis, say); the ticks stay. Runs on the laid-out figure."""
+def stagger_ticks(ax) -> None:
+    """Move each x tick label that would touch the one at its left (2.5 beside 3.5 on a log
+    axis, say) to a second row, and leave it out only where that row is taken too, so that
+    every swept value keeps its label where two rows fit them. Runs on a laid-out figure whose
+    layout is not frozen yet, so that the figure makes room for the second row."""
     renderer = ax.figure.canvas.get_renderer()
     ticks = sorted((t for t in ax.xaxis.get_major_ticks() if t.label1.get_text()), key=lambda t: t.get_loc())
-    hidden, kept = set(), []  # kept: (location, label box), left to right
+    rows: list[list] = [[], []]  # per row, the label boxes placed there, left to right
+    lowered, hidden = set(), set()
     for tick in ticks:
         box = tick.label1.get_window_extent(renderer)
-        if kept and box.x0 < kept[-1][1].x1 + 4:
+        row = next((r for r, placed in enumerate(rows) if not placed or box.x0 >= placed[-1].x1 + 4), None)
+        if row is None:
             hidden.add(tick.get_loc())
-        else:
-            kept.append((tick.get_loc(), box))
-    if ticks and ticks[-1].get_loc() in hidden:  # the last value is the sweep's end: it stays
-        hidden.discard(ticks[-1].get_loc())
-        hidden.add(kept[-1][0])
+            continue
+        rows[row].append(box)
+        if row:
+            lowered.add(tick.get_loc())
+    for tick in ticks:  # the same Tick objects on every draw: the axis has fixed ticks
+        if tick.get_loc() in lowered:
+            height = tick.label1.get_window_extent(renderer).height * 72 / ax.figure.dpi  # points
+            tick.set_pad(tick.get_pad() + height)
     if hidden:
         shown = ax.xaxis.get_major_formatter()
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, i: "" if v in hidden else shown(v, i)))
@@ -485,9 +493,12 @@ def sensitivity_figure(trials: pd.DataFrame, title: str, table: pd.DataFrame | N
     handles = legend_handles(series, line_name, baselines)
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=plot_style.TEXT_SIZE)
     plot_style.add_title(fig, title, subtitle(trials, parameters, line_name))
-    plot_style.draw(fig)
+    FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # a first layout, to measure the tick labels on
+    for ax in axes:
+        stagger_ticks(ax)
+    plot_style.draw(fig)  # laid out again with the second rows, and frozen
     for ax, panel_labels in zip(axes, labels, strict=False):
-        thin_ticks(ax)
         place_baseline_labels(ax, panel_labels)
     return fig
 

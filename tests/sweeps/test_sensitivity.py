@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import numpy as np
@@ -155,6 +156,18 @@ def test_the_plot_puts_a_wide_threshold_sweep_on_a_log_axis():
     assert axes[1].get_yscale() == "symlog"  # violations from about 10 to 1000
     texts = [t.get_text() for t in drawn_texts(fig)[0]]
     assert "dqn" in texts and "priors rho=0.95" in texts  # the bands' names
+    assert overprinted(fig) == []
+
+
+def test_close_values_on_a_log_axis_keep_their_labels_on_a_second_row():
+    """The main job's grid: 2.5 and 3.5 sit too close on a log axis for two labels side by
+    side; both stay, one of them a row lower, and nothing is overprinted."""
+    fig = sensitivity_figure(fake_trials({"d_max": [0.003, 2.5, 3.5]}, seeds=(1, 2)), "t")
+    fig.savefig(io.BytesIO(), format="png")
+    for ax in (ax for ax in fig.axes if ax.has_data()):
+        ticks = [t for t in ax.xaxis.get_major_ticks() if t.label1.get_visible() and t.label1.get_text()]
+        assert [t.label1.get_text() for t in ticks] == ["0.003", "2.5", "3.5"]
+        assert len({round(t.label1.get_window_extent().y0) for t in ticks}) == 2  # two rows
     assert overprinted(fig) == []
 
 
