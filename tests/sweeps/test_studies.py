@@ -355,6 +355,7 @@ def test_report_rebuilds_tables_from_the_experiment_directory(threshold_run):
     "published, comparable",
     [
         ("reproduce/nstep3", True),
+        ("reproduce/nstep3-LavaCrossingS9N2", False),
         ("reproduce/nstep3-LavaCrossingS9N3", False),
         ("reliability/nstep3", True),
         ("reliability/nstep3-LavaCrossingS9N2", False),
