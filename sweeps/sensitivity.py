@@ -237,7 +237,7 @@ def stagger_ticks(ax) -> None:
     renderer = ax.figure.canvas.get_renderer()
     ticks = sorted((t for t in ax.xaxis.get_major_ticks() if t.label1.get_text()), key=lambda t: t.get_loc())
     rows: list[list] = [[], []]  # per row, the label boxes placed there, left to right
-    lowered, hidden = set(), set()
+    hidden = set()
     for tick in ticks:
         box = tick.label1.get_window_extent(renderer)
         row = next((r for r, placed in enumerate(rows) if not placed or box.x0 >= placed[-1].x1 + 4), None)
@@ -245,12 +245,8 @@ def stagger_ticks(ax) -> None:
             hidden.add(tick.get_loc())
             continue
         rows[row].append(box)
-        if row:
-            lowered.add(tick.get_loc())
-    for tick in ticks:  # the same Tick objects on every draw: the axis has fixed ticks
-        if tick.get_loc() in lowered:
-            height = tick.label1.get_window_extent(renderer).height * 72 / ax.figure.dpi  # points
-            tick.set_pad(tick.get_pad() + height)
+        if row:  # the same Tick objects on every draw (the axis has fixed ticks): the pad stays
+            tick.set_pad(tick.get_pad() + box.height * 72 / ax.figure.dpi)  # one label's height, in points
     if hidden:
         shown = ax.xaxis.get_major_formatter()
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, i: "" if v in hidden else shown(v, i)))
