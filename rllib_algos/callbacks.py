@@ -2,7 +2,8 @@
 
 Run in the EnvRunner (episode and sample hooks) and in the Algorithm (train result). All
 metrics land under ``result["env_runners"]["shield"]`` (Tune: ``env_runners/shield/...``),
-with the names of the trials.csv columns (results/README.md).
+with the names of the trials.csv columns (results/README.md), and the visits per grid cell
+under ``result["env_runners"]["shield"]["visits"]`` ({"<x>_<y>": steps from that cell}).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from ray.rllib.utils.annotations import override
 
 from rllib_algos.metrics import (
     COUNTERS,
+    VISITS,
     RecentDistances,
     RecentReturns,
+    cell_visits,
     derived_metrics,
     step_counts,
     unpack_decisions,
@@ -70,13 +73,16 @@ class ShieldCallbacks(RLlibCallback):
 
     @override(RLlibCallback)
     def on_sample_end(self, *, env_runner=None, samples, metrics_logger=None, **kwargs) -> None:
-        """Count the sampled steps' metrics, then drop the shield's per-step outputs."""
+        """Count the sampled steps' metrics and cell visits, then drop the shield's per-step outputs."""
         chunks = [chunk for chunk in samples if len(chunk)]
         totals = dict.fromkeys(COUNTERS, 0)
         if chunks:
             # infos[i] came with the step of action i (a chunk's first info is its reset's)
             infos = [info for chunk in chunks for info in list(chunk.get_infos())[-len(chunk) :]]
             decisions = [_decisions(chunk) for chunk in chunks]
+            positions = [info["agent_pos"] for info in infos if "agent_pos" in info]
+            for cell, visits in cell_visits(np.array(positions)).items():
+                metrics_logger.log_value((SHIELD, VISITS, cell), visits, reduce="lifetime_sum")
             totals = step_counts(
                 cost=_info_column(infos, "cost"),
                 unsafe_state=_info_column(infos, "unsafe_state"),

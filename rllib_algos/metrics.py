@@ -60,6 +60,23 @@ def step_counts(
     }
 
 
+VISITS = "visits"  # the metric {"<x>_<y>": lifetime steps taken from that cell}
+
+
+def cell_visits(positions: np.ndarray) -> dict[str, int]:
+    """{"<x>_<y>": steps taken from that cell} over T steps' agent cells `positions` [T, 2]
+    (x, y), only the cells visited; the keys `visit_cell` reads back."""
+    positions = np.asarray(positions, dtype=np.int64).reshape(-1, 2)
+    cells, counts = np.unique(positions, axis=0, return_counts=True)
+    return {f"{x}_{y}": int(n) for (x, y), n in zip(cells.tolist(), counts.tolist(), strict=True)}
+
+
+def visit_cell(key: str) -> tuple[int, int]:
+    """The cell (x, y) of a `cell_visits` key."""
+    x, y = key.split("_")
+    return int(x), int(y)
+
+
 # One int per step packs the shield's decisions (see `pack_decisions`): the proposed
 # action in the low bits, then three flags. One extra model output per step instead of four.
 _ACTION_BITS = 7

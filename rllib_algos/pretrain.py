@@ -28,7 +28,6 @@ from rllib_algos.envs import PSEUDO_REWARD_ENV
 from rllib_algos.paper_dqn import PaperDQNConfig, for_env_steps
 from rllib_algos.pretrain_budgets import (
     DEFAULT_LAVA_BOOTSTRAP,
-    ENCODER_TRAIN_ENVS,
     EVAL_ENVS,
     EVAL_SEED,
     SOURCE_TASKS,
@@ -39,6 +38,7 @@ from rllib_algos.pretrain_budgets import (
     source_spec,
 )
 from shield.artifacts import ArtifactSpec, ArtifactStore
+from shield.contrastive import DEFAULT_LATENT_LOSS
 from shield.latent_plot import plot_latents, plot_operating_points
 from shield.networks import QNetwork
 from shield.pretrain_data import random_experience, train_autoencoder
@@ -146,7 +146,8 @@ def build_encoder(spec: ArtifactSpec, store: ArtifactStore, progress: Progress =
     keep = 1.0 if spec.obs == "symbolic" else budget.pixel_keep_safe
     start = time.perf_counter()
     torch.set_num_threads(1)
-    data = random_experience(ENCODER_TRAIN_ENVS, spec.obs, budget.encoder_data_steps, TRAIN_SEED, keep_safe=keep)
+    train_envs = tuple(spec.config["train_envs"])
+    data = random_experience(train_envs, spec.obs, budget.encoder_data_steps, TRAIN_SEED, keep_safe=keep)
     progress(f"[{spec.key}] {len(data)} observations, {int(data.unsafe.sum())} unsafe")
     model, record = train_autoencoder(
         data,
@@ -155,6 +156,7 @@ def build_encoder(spec: ArtifactSpec, store: ArtifactStore, progress: Progress =
         budget.encoder_updates,
         seed=TRAIN_SEED,
         progress=lambda step, loss: progress(f"[{spec.key}] update {step}/{budget.encoder_updates}, loss {loss:.4f}"),
+        loss_name=spec.config.get("latent_loss", DEFAULT_LATENT_LOSS),
     )
     evaluation = {env_id: random_experience([env_id], spec.obs, budget.eval_steps, EVAL_SEED) for env_id in EVAL_ENVS}
     quality = {

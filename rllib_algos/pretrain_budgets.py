@@ -7,7 +7,8 @@ anything starts. The jobs that build them are in `rllib_algos.pretrain`.
 - ``prior_q``: Q_p, a DQN on the pseudo-reward of the four source Q-networks, on the
   source tasks' own layouts;
 - ``encoder``: the contrastive auto-encoder for one margin α, on random exploration of
-  random layouts of LavaCrossingS9N1, S9N2 and S9N3 (`ENCODER_TRAIN_ENVS`).
+  random layouts of LavaCrossingS9N1, S9N2 and S9N3 (`ENCODER_TRAIN_ENVS`), with the
+  paper's margin loss; `EncoderSetting` chooses another latent loss or other tasks.
 
 The specs hold the budget's numbers, so redefining a budget changes the artifacts' keys.
 """
@@ -17,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shield.artifacts import ArtifactSpec
-from shield.envs import check_obs_kind
+from shield.contrastive import DEFAULT_LATENT_LOSS, latent_loss
+from shield.envs import check_env_id, check_obs_kind
 from shield.networks import QTorso
 from shield.settings import PAPER_SHIELD
 
@@ -97,17 +99,60 @@ def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTR
     )
 
 
-def encoder_spec(obs: str, budget: str, margin: float = PAPER_SHIELD.margin) -> ArtifactSpec:
+@dataclass(frozen=True)
+class EncoderSetting:
+    """How the encoder is pretrained, beyond its margin and budget.
+
+    latent_loss: the loss that separates safe from unsafe latents (`shield.contrastive`:
+        "margin", the paper's; "triplet"; "supcon").
+    encoder_envs: the tasks on whose random layouts it learns (MiniGrid ids; the default
+        is the three LavaCrossing tasks, the paper's protocol is S9N1 alone).
+    """
+
+    latent_loss: str = DEFAULT_LATENT_LOSS
+    encoder_envs: tuple[str, ...] = ENCODER_TRAIN_ENVS
+
+    def __post_init__(self) -> None:
+        latent_loss(self.latent_loss)
+        object.__setattr__(self, "encoder_envs", tuple(self.encoder_envs))
+        if not self.encoder_envs:
+            raise ValueError("encoder_envs must name at least one environment")
+        for env_id in self.encoder_envs:
+            check_env_id(env_id)
+        if len(set(self.encoder_envs)) != len(self.encoder_envs):
+            raise ValueError(f"encoder_envs names an environment twice: {list(self.encoder_envs)}")
+
+    @property
+    def variant(self) -> str:
+        """How it differs from the default, for the artifact's name ("" for the default):
+        "triplet", "onS9N1", "supcon-onS9N1+S9N2"."""
+        parts = [] if self.latent_loss == DEFAULT_LATENT_LOSS else [self.latent_loss]
+        if self.encoder_envs != ENCODER_TRAIN_ENVS:
+            short = (e.removeprefix("MiniGrid-").removesuffix("-v0") for e in self.encoder_envs)
+            parts.append("on" + "+".join(s.removeprefix("LavaCrossing") for s in short))
+        return "-".join(parts)
+
+
+DEFAULT_ENCODER = EncoderSetting()
+
+
+def encoder_spec(
+    obs: str, budget: str, margin: float = PAPER_SHIELD.margin, setting: EncoderSetting = DEFAULT_ENCODER
+) -> ArtifactSpec:
+    """The encoder of `margin` pretrained at `budget` as `setting` says. The default setting
+    adds no field to the spec, so that encoders built before the setting existed keep their keys."""
     margin = float(margin)
     if not margin > 0:
         raise ValueError(f"margin must be > 0, got {margin}")
     b = check_budget(budget)
+    variant = {"latent_loss": setting.latent_loss, "variant": setting.variant} if setting.variant else {}
     return ArtifactSpec.make(
         "encoder",
         obs,
         budget,
         margin=margin,
-        train_envs=list(ENCODER_TRAIN_ENVS),
+        train_envs=list(setting.encoder_envs),
         data_steps=b.encoder_data_steps,
         updates=b.encoder_updates,
+        **variant,
     )

@@ -113,7 +113,7 @@ class ShieldedDQNModule(PaperDQNModule):
 
     Requires ``model_config["shield"]``, a `ShieldParams`, and ``model_config["shield_weights"]``,
     a `WeightFiles` (Q_p for modes "priors" and "shield", the encoder of ``margin`` for
-    "shield"). The shield lives outside the module's parameters and state: its networks
+    "state_only" and "shield"). The shield lives outside the module's parameters and state: its networks
     are frozen (not trained, synchronised or part of the module's state); its unsafe buffer
     starts empty in every process and is checkpointed with the sampling state
     (`resume_state`, `rllib_algos.resume`).
@@ -132,7 +132,7 @@ class ShieldedDQNModule(PaperDQNModule):
     def make_shield(self) -> Shield:
         """The shield of ``model_config["shield"]`` for this module's observations."""
         weights = self.model_config.get("shield_weights") or WeightFiles()
-        return Shield.load(self.model_config["shield"], weights, self.obs_kind)
+        return Shield.load(self.model_config["shield"], weights, self.obs_kind, num_actions=int(self.action_space.n))
 
     def record_violation(self, obs: np.ndarray) -> None:
         """Store the embedding of `obs` [H, W, C], the state before a lava death

@@ -62,7 +62,7 @@ class ShieldedDQNConfig(PaperDQNConfig):
         Args:
             params: the shield's settings (see `ShieldParams` for each field).
             weights: the frozen networks' files: Q_p (modes "priors", "shield") and the
-                encoders by margin (mode "shield"); a search over α gives several.
+                encoders by margin (modes "state_only", "shield"); a search over α gives several.
             overrides: `ShieldParams` fields; ValueError names an unknown one.
         """
         unknown = set(overrides) - set(ShieldParams.names())

@@ -54,7 +54,8 @@ class ArtifactSpec:
     @property
     def key(self) -> str:
         digest = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:10]
-        readable = "-".join(f"{k}{v}" for k, v in self.params if k in ("margin", "env_id"))
+        named = {"margin": "margin", "env_id": "", "variant": ""}  # parts of the name: {param: its prefix}
+        readable = "-".join(f"{named[k]}{v}" for k, v in self.params if k in named and v)
         readable = readable.replace("MiniGrid-", "").replace("-v0", "")
         return "-".join(p for p in (self.kind, self.obs, self.budget, readable, digest) if p)
 

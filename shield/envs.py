@@ -7,7 +7,9 @@ and adds to every step's `info`:
 - ``cost``: 1.0 when the step ended the episode in lava (a violation), else 0.0
   (the Safety-Gymnasium convention);
 - ``unsafe_state``: lava was directly ahead of the agent *before* the step;
-- ``unsafe_action``: the step's action was ``forward`` into that lava.
+- ``unsafe_action``: the step's action was ``forward`` into that lava;
+- ``agent_pos``: the agent's cell (x, y) *before* the step (at reset: the start cell), so
+  that the steps' positions are the states the agent visited.
 
 Observation kinds (both ``uint8``; networks cast them):
 
@@ -71,6 +73,12 @@ def lava_ahead(env: gym.Env) -> bool:
     return cell is not None and cell.type == "lava"
 
 
+def agent_cell(env: gym.Env) -> tuple[int, int]:
+    """The agent's cell (x, y): column, row of the grid."""
+    x, y = env.unwrapped.agent_pos
+    return int(x), int(y)
+
+
 def on_lava(env: gym.Env) -> bool:
     """The agent stands on lava (it just died there)."""
     base = env.unwrapped
@@ -79,19 +87,20 @@ def on_lava(env: gym.Env) -> bool:
 
 
 class SafetyInfo(gym.Wrapper):
-    """Adds `cost`, `unsafe_state` and `unsafe_action` to every step's info."""
+    """Adds `cost`, `unsafe_state`, `unsafe_action` and `agent_pos` to every step's info."""
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
-        info.update(cost=0.0, unsafe_state=False, unsafe_action=False)
+        info.update(cost=0.0, unsafe_state=False, unsafe_action=False, agent_pos=agent_cell(self.env))
         return obs, info
 
     def step(self, action: int):
         unsafe_state = lava_ahead(self.env)
         unsafe_action = unsafe_state and int(action) == FORWARD
+        agent_pos = agent_cell(self.env)
         obs, reward, terminated, truncated, info = self.env.step(action)
         cost = 1.0 if terminated and on_lava(self.env) else 0.0
-        info.update(cost=cost, unsafe_state=unsafe_state, unsafe_action=unsafe_action)
+        info.update(cost=cost, unsafe_state=unsafe_state, unsafe_action=unsafe_action, agent_pos=agent_pos)
         return obs, reward, terminated, truncated, info
 
 

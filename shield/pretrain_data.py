@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from shield.contrastive import contrastive_loss
+from shield.contrastive import DEFAULT_LATENT_LOSS, latent_loss
 from shield.envs import FORWARD, lava_ahead, make_env
 from shield.networks import LATENT_DIM, AutoEncoder, prepare_obs
 
@@ -116,8 +116,10 @@ def train_autoencoder(
     lr: float = 1e-3,
     latent_dim: int = LATENT_DIM,
     progress: Callable[[int, float], None] | None = None,
+    loss_name: str = DEFAULT_LATENT_LOSS,
 ) -> tuple[AutoEncoder, dict[str, float]]:
-    """Train f_θ and g_φ on 100 · MSE + 0.5 · contrastive(margin).
+    """Train f_θ and g_φ on 100 · MSE + 0.5 · latent loss (`shield.contrastive`: the
+    paper's ``margin`` loss, or ``triplet`` or ``supcon``) at `margin`.
 
     Each batch draws up to half its rows from the unsafe observations, the rest from all.
 
@@ -125,6 +127,7 @@ def train_autoencoder(
         (auto-encoder in eval mode, {"loss_final", "reconstruction_final",
         "contrastive_final", "train_s"}).
     """
+    separate = latent_loss(loss_name)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = AutoEncoder(obs_kind, latent_dim)
@@ -143,7 +146,7 @@ def train_autoencoder(
         obs = torch.as_tensor(data.obs[idx])
         z, reconstruction = model(obs)
         recon = torch.nn.functional.mse_loss(reconstruction, prepare_obs(obs, obs_kind))
-        contrast = contrastive_loss(z, torch.as_tensor(data.unsafe[idx]), margin)
+        contrast = separate(z, torch.as_tensor(data.unsafe[idx]), margin)
         loss = RECONSTRUCTION_WEIGHT * recon + CONTRASTIVE_WEIGHT * contrast
         optimizer.zero_grad()
         loss.backward()

@@ -16,7 +16,9 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
-MODES: tuple[str, ...] = ("dqn", "priors", "shield")
+MODES: tuple[str, ...] = ("dqn", "priors", "state_only", "shield")
+STATE_CHECK_MODES: tuple[str, ...] = ("state_only", "shield")  # the encoder and the unsafe buffer act
+ACTION_CHECK_MODES: tuple[str, ...] = ("priors", "shield")  # Q_p acts
 D_MAX_RULES: tuple[str, ...] = ("fixed", "relative", "adaptive", "capped")
 BUFFER_RULES: tuple[str, ...] = ("ring", "distinct")
 
@@ -27,7 +29,8 @@ class ShieldParams:
     ``d_max_rule``).
 
     mode: "dqn" (no shield), "priors" (action check at every step with probability rho),
-        "shield" (state check, then action check).
+        "state_only" (state check alone: a flagged state's proposed action is replaced by a
+        uniformly random other one, without Q_p), "shield" (state check, then action check).
     d_max: latent distance below which a state is unsafe (latent units, > 0).
     margin: contrastive margin α the encoder was trained with (squared latent units,
         > 0); it selects the encoder, the decision itself does not read it.
@@ -98,17 +101,13 @@ class ShieldParams:
 
     def acting_names(self) -> tuple[str, ...]:
         """The fields that change what this setting computes: none but ``mode`` for "dqn",
-        rho and tau for "priors"; for "shield" all, except the adaptive rule's parameters
-        where its ``d_max_rule`` does not read them (``adaptive_flag_rate`` also acts under
-        "capped")."""
-        if self.mode != "shield":
-            return ("mode", *RELEVANT[self.mode])
-        unused = {"adaptive_recall", "adaptive_flag_rate"}
-        if self.d_max_rule == "adaptive":
-            unused = set()
-        elif self.d_max_rule == "capped":
-            unused = {"adaptive_recall"}
-        return tuple(name for name in self.names() if name not in unused)
+        rho and tau for "priors"; for "shield" all, and for "state_only" all but tau, except
+        the adaptive rule's parameters where its ``d_max_rule`` does not read them
+        (``adaptive_flag_rate`` also acts under "capped")."""
+        unused: set[str] = set()
+        if self.mode in STATE_CHECK_MODES and self.d_max_rule != "adaptive":
+            unused = {"adaptive_recall"} if self.d_max_rule == "capped" else {"adaptive_recall", "adaptive_flag_rate"}
+        return ("mode", *(name for name in RELEVANT[self.mode] if name not in unused))
 
     def acting(self) -> ShieldParams:
         """This setting with every field it does not read at the tool's default: two settings
@@ -146,6 +145,7 @@ PAPER_SHIELD = ShieldParams(buffer_rule="ring", d_max_rule="fixed")
 RELEVANT: dict[str, tuple[str, ...]] = {
     "dqn": (),
     "priors": ("rho", "tau"),
+    "state_only": tuple(name for name in ShieldParams.names() if name not in ("mode", "tau")),
     "shield": tuple(name for name in ShieldParams.names() if name != "mode"),
 }
 # Named in a label only when not the default (so the default setting keeps its short label).

@@ -19,9 +19,11 @@ The rules (mode "shield"):
    uniformly random action that is not unsafe (kept when every action is unsafe, which
    needs tau > 0).
 
-Mode "priors" runs the action check in every state with probability ``rho``; mode "dqn"
-never acts. Random draws come from ``generator`` (torch's global generator when None),
-in a fixed order: the rho draws [B], then the replacement draws [F, A].
+Mode "priors" runs the action check in every state with probability ``rho``. Mode
+"state_only" runs the state check alone: in a flagged state the proposed action counts as
+unsafe, whatever it is, and is replaced by a uniformly random *other* action; Q_p is never
+used. Mode "dqn" never acts. Random draws come from ``generator`` (torch's global
+generator when None), in a fixed order: the rho draws [B], then the replacement draws [F, A].
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from shield.envs import NUM_ACTIONS
 from shield.memo import FrozenMemo
-from shield.settings import ShieldParams
+from shield.settings import ACTION_CHECK_MODES, STATE_CHECK_MODES, ShieldParams
 from shield.threshold import AdaptiveThreshold, CappedThreshold
 from shield.unsafe_buffer import UnsafeBuffer
 from shield.weights import WeightFiles, load_frozen
@@ -44,8 +47,8 @@ class Decision:
     """The shield's output for a batch of B steps."""
 
     actions: torch.Tensor  # [B] long: the executed (possibly replaced) actions
-    flagged: torch.Tensor  # [B] bool: the action check ran (state flagged, or priors' draw)
-    proposed_unsafe: torch.Tensor  # [B] bool: the check judged the proposed action unsafe
+    flagged: torch.Tensor  # [B] bool: the shield acted on the state (state flagged, or priors' draw)
+    proposed_unsafe: torch.Tensor  # [B] bool: the proposed action judged unsafe (state_only: every flagged one)
     replaced: torch.Tensor  # [B] bool: actions != proposed
     distance: torch.Tensor  # [B] float: D (latent units; +inf without a state check)
     d_max: float  # the state check's threshold for these steps (latent units)
@@ -68,9 +71,22 @@ def check_actions(
     allowed = (q_p - q_p.mean(dim=1, keepdim=True)) >= tau  # [F, A]
     unsafe = ~allowed.gather(1, proposed[:, None]).squeeze(1)
     replace = unsafe & allowed.any(dim=1)
+    return torch.where(replace, uniform_choice(allowed, generator), proposed), unsafe, replace
+
+
+def other_actions(proposed: torch.Tensor, num_actions: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The state check alone ("state_only") on F flagged states: each proposed action [F]
+    (long) replaced by one drawn uniformly from the `num_actions` − 1 others; [F] long."""
+    others = torch.ones(len(proposed), num_actions, dtype=torch.bool)
+    others[torch.arange(len(proposed)), proposed] = False
+    return uniform_choice(others, generator)
+
+
+def uniform_choice(allowed: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One index per row drawn uniformly among the row's True entries of `allowed` [F, A]
+    (any row with none gives an arbitrary index); [F] long. Draws [F, A] uniforms."""
     draws = torch.rand(allowed.shape, generator=generator)
-    uniform_allowed = draws.masked_fill(~allowed, -1.0).argmax(dim=1)
-    return torch.where(replace, uniform_allowed, proposed), unsafe, replace
+    return draws.masked_fill(~allowed, -1.0).argmax(dim=1)
 
 
 class Shield:
@@ -86,6 +102,7 @@ class Shield:
             (required in mode "shield").
         prior_q: frozen Q_p, observations → Q-values [B, A] (modes "priors", "shield").
         generator: source of the random draws (torch's global one when None).
+        num_actions: A, the actions a "state_only" replacement is drawn from.
     """
 
     def __init__(
@@ -94,12 +111,14 @@ class Shield:
         encoder: nn.Module | None = None,
         prior_q: nn.Module | None = None,
         generator: torch.Generator | None = None,
+        num_actions: int = NUM_ACTIONS,
     ):
-        if params.mode == "shield" and encoder is None:
-            raise ValueError("mode 'shield' needs an encoder")
-        if params.mode != "dqn" and prior_q is None:
+        if params.mode in STATE_CHECK_MODES and encoder is None:
+            raise ValueError(f"mode {params.mode!r} needs an encoder")
+        if params.mode in ACTION_CHECK_MODES and prior_q is None:
             raise ValueError(f"mode {params.mode!r} needs a prior Q-network")
         self.params = params
+        self.num_actions = num_actions
         self.encoder = encoder
         self.prior_q = prior_q
         self.generator = generator
@@ -122,19 +141,24 @@ class Shield:
 
     @classmethod
     def load(
-        cls, params: ShieldParams, weights: WeightFiles, obs_kind: str, generator: torch.Generator | None = None
+        cls,
+        params: ShieldParams,
+        weights: WeightFiles,
+        obs_kind: str,
+        generator: torch.Generator | None = None,
+        num_actions: int = NUM_ACTIONS,
     ) -> Shield:
         """The shield of `params` with the frozen networks its mode uses, from `weights`
-        (the encoder trained with ``params.margin``)."""
+        (the encoder trained with ``params.margin``), for `num_actions` actions."""
         used = weights.used_by(params)
         encoder = load_frozen(used.encoder(params.margin), "encoder", obs_kind) if used.encoders else None
-        prior_q = None if params.mode == "dqn" else load_frozen(used.prior_q, "prior_q", obs_kind)
-        return cls(params, encoder, prior_q, generator)
+        prior_q = load_frozen(used.prior_q, "prior_q", obs_kind) if params.mode in ACTION_CHECK_MODES else None
+        return cls(params, encoder, prior_q, generator, num_actions)
 
     @torch.no_grad()
     def distance(self, obs: torch.Tensor) -> torch.Tensor:
         """D [B] of observations [B, ...]: +inf while the state check is inactive."""
-        if self.params.mode != "shield" or not self.unsafe_buffer.active:
+        if self.params.mode not in STATE_CHECK_MODES or not self.unsafe_buffer.active:
             return torch.full((len(obs),), float("inf"))
         return self.unsafe_buffer.distance(self.latents(obs), self.params.k)
 
@@ -152,15 +176,19 @@ class Shield:
             flagged = torch.zeros(B, dtype=torch.bool)
         else:
             flagged = torch.rand(B, generator=self.generator) < params.rho
-            if params.mode == "shield":
+            if params.mode in STATE_CHECK_MODES:
                 flagged &= D < d_max
                 if self.adaptive is not None and self.unsafe_buffer.active:
                     self.adaptive.observe_states(D.numpy())
         actions, unsafe, replaced = proposed, torch.zeros_like(flagged), torch.zeros_like(flagged)
-        if flagged.any():  # Q_p only where the action check runs
-            chosen, unsafe_f, replaced_f = check_actions(
-                proposed[flagged], self.prior_values(obs[flagged]), params.tau, self.generator
-            )
+        if flagged.any():
+            if params.mode == "state_only":  # every proposal in a flagged state counts as unsafe
+                chosen = other_actions(proposed[flagged], self.num_actions, self.generator)
+                unsafe_f = replaced_f = torch.ones(len(chosen), dtype=torch.bool)
+            else:  # Q_p only where the action check runs
+                chosen, unsafe_f, replaced_f = check_actions(
+                    proposed[flagged], self.prior_values(obs[flagged]), params.tau, self.generator
+                )
             actions = proposed.clone()
             actions[flagged], unsafe[flagged], replaced[flagged] = chosen, unsafe_f, replaced_f
         return Decision(actions, flagged, unsafe, replaced, D, d_max)

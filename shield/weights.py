@@ -21,7 +21,7 @@ from torch import nn
 
 from shield.envs import NUM_ACTIONS
 from shield.networks import LATENT_DIM, Encoder, QNetwork
-from shield.settings import ShieldParams
+from shield.settings import ACTION_CHECK_MODES, STATE_CHECK_MODES, ShieldParams
 
 # what each kind of file is called in errors: the field of `WeightFiles` it comes from
 KINDS = {"encoder": "weights.encoders", "prior_q": "weights.prior_q", "source_q": "source_q file"}
@@ -30,7 +30,7 @@ KINDS = {"encoder": "weights.encoders", "prior_q": "weights.prior_q", "source_q"
 @dataclass(frozen=True)
 class WeightFiles:
     """The frozen networks' weight files: Q_p (modes "priors" and "shield") and the
-    encoders by margin α (mode "shield"), e.g.
+    encoders by margin α (modes "state_only" and "shield"), e.g.
     ``WeightFiles(prior_q="q.pt", encoders={10.0: "enc10.pt", 5.0: "enc5.pt"})``.
 
     `encoders` is stored as sorted (margin, path) pairs, so the record is immutable and
@@ -47,11 +47,12 @@ class WeightFiles:
             object.__setattr__(self, "prior_q", str(self.prior_q))
 
     def used_by(self, params: ShieldParams) -> WeightFiles:
-        """The files the shield of `params` loads: Q_p unless mode "dqn", the encoder of
-        ``params.margin`` in mode "shield"."""
+        """The files the shield of `params` loads: Q_p where the action check runs ("priors",
+        "shield"), the encoder of ``params.margin`` where the state check runs
+        ("state_only", "shield")."""
         return WeightFiles(
-            prior_q=self.prior_q if params.mode != "dqn" else None,
-            encoders={params.margin: self.encoder(params.margin)} if params.mode == "shield" else {},
+            prior_q=self.prior_q if params.mode in ACTION_CHECK_MODES else None,
+            encoders={params.margin: self.encoder(params.margin)} if params.mode in STATE_CHECK_MODES else {},
         )
 
     def to_dict(self) -> dict:

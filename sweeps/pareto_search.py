@@ -164,7 +164,7 @@ def search(plan: Plan, trials: int) -> list[ShieldParams]:
         "seeds": plan.seeds[:1],
     }
     write_manifest(search_plan, started, time.time(), {"artifacts": weights.to_dict(), **searched})
-    found, _ = read_trials(search_dir)
+    found = read_trials(search_dir).trials
     table = pareto_table(found)
     table.to_csv(search_dir / "pareto.csv", index=False)
     write_study_plots(search_dir)

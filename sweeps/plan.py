@@ -23,7 +23,15 @@ from typing import Any
 from rllib_algos.pretrain_budgets import PRETRAIN_BUDGETS, encoder_spec, prior_spec
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from shield.envs import DEFAULT_ENV, OBS_KINDS, check_env_id, check_obs_kind
-from shield.settings import BUFFER_RULES, D_MAX_RULES, DEFAULT_SHIELD, PAPER_SHIELD, ShieldParams
+from shield.settings import (
+    BUFFER_RULES,
+    D_MAX_RULES,
+    DEFAULT_SHIELD,
+    MODES,
+    PAPER_SHIELD,
+    STATE_CHECK_MODES,
+    ShieldParams,
+)
 from sweeps.budgets import STUDY_BUDGETS, StudyBudget, seeds_for
 from sweeps.verdicts import VERDICT_MIN_SEEDS
 
@@ -173,7 +181,7 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
             type=types[key],
             nargs="+",
             default=list(study_grid(study)[key]),
-            choices=RULE_CHOICES.get(key),
+            choices=({"mode": MODES} | RULE_CHOICES).get(key),
             help=f"values of {key}",
         )
     if study.add_arguments is not None:
@@ -269,8 +277,8 @@ class Plan:
 
 
 def shield_margins(settings: Sequence[ShieldParams]) -> list[float]:
-    """The encoder margins α the shield settings among `settings` need, sorted."""
-    return sorted({float(s.margin) for s in settings if s.mode == "shield"})
+    """The encoder margins α the settings among `settings` that run the state check need, sorted."""
+    return sorted({float(s.margin) for s in settings if s.mode in STATE_CHECK_MODES})
 
 
 def run_id_for(

@@ -25,9 +25,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
 
+from shield.settings import STATE_CHECK_MODES
+
 DPI = 110
 TITLE_SIZE, LABEL_SIZE, TEXT_SIZE = 12, 11, 10  # points
-BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown")}
+BASELINE_MARKERS = {"dqn": ("s", "tab:gray"), "priors": ("D", "tab:brown"), "state_only": ("^", "tab:purple")}
 SHIELD_MARKER = ("o", "tab:blue")
 MEAN_SIZE, SEED_SIZE, CLOUD_SIZE = 8, 4, 3  # marker sizes, points (CLOUD: a mean not named)
 LOG_SPAN = 10.0  # violations spanning more than this factor get a log axis
@@ -38,19 +40,19 @@ NAMED_MOST = 20  # settings a plot names (labels, curves); a larger study names 
 
 
 def short_labels(settings: list[str]) -> dict[str, str]:
-    """{setting label: what tells it apart}. A shield label drops each setting whose value is
-    the same in every shield label that names it, unless dropping it would make two labels
-    alike ("shield" alone when there is one shield setting); baselines drop ``tau=0``."""
+    """{setting label: what tells it apart}. A label of a mode with the state check ("shield",
+    "state_only") drops each setting whose value is the same in every such label that names
+    it, unless dropping it would make two labels alike ("shield" alone when there is one
+    shield setting); the other baselines drop ``tau=0``."""
     return dict(cached_short_labels(tuple(settings)))
 
 
 @functools.lru_cache(maxsize=1)  # a report's plots name the same settings (10^5 in a search)
 def cached_short_labels(settings: tuple[str, ...]) -> dict[str, str]:
     """`short_labels`, computed once per list of settings."""
-    shield = list(dict.fromkeys(label for label in settings if label.startswith("shield")))
-    # every token ("d_max=2.5") with how many labels hold it, in order of first appearance
-    counts = collections.Counter(itertools.chain.from_iterable(map(str.split, shield)))
-    del counts["shield"]  # the mode, in every one
+    shield = list(dict.fromkeys(label for label in settings if label.split(maxsplit=1)[0] in STATE_CHECK_MODES))
+    # every token ("d_max=2.5") but the mode, with how many labels hold it, in order of first appearance
+    counts = collections.Counter(itertools.chain.from_iterable(label.split()[1:] for label in shield))
     values: dict[str, list[str]] = {}  # per setting name, its tokens
     named_by: collections.Counter[str] = collections.Counter()  # per setting name, the labels naming it
     for token, count in counts.items():
@@ -67,13 +69,13 @@ def cached_short_labels(settings: tuple[str, ...]) -> dict[str, str]:
             dropped.add(name)
             continue
         gone = dropped | {name}
-        short = {tuple(t for t in label.split()[1:] if t.split("=")[0] not in gone) for label in shield}
+        short = {tuple(t for t in label.split() if t.split("=")[0] not in gone) for label in shield}
         if len(short) == len(shield):
             dropped.add(name)
     shield_gone = [values[name][0] for name in dropped]  # one token each
     out = {}
     for label in settings:
-        gone = shield_gone if label.split(maxsplit=1)[0] == "shield" else ["tau=0"]
+        gone = shield_gone if label.split(maxsplit=1)[0] in STATE_CHECK_MODES else ["tau=0"]
         text = f" {' '.join(label.split())} "
         for token in gone:  # whole tokens only: " k=1 " is not in " k=10 "
             text = text.replace(f" {token} ", " ")
@@ -170,8 +172,8 @@ def finished_seeds(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def setting_styles(settings: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """(colour, line style) per setting: `dqn` grey and `priors` browns, solid, as in the
-    Pareto plot; the shield settings from a qualitative palette, in the order given, their
+    """(colour, line style) per setting: `dqn` grey, `state_only` purple and `priors` browns,
+    solid, as in the Pareto plot; the shield settings from a qualitative palette, in the order given, their
     line styles cycling too, so that curves that coincide (settings that behaved alike) both show."""
     styles: dict[str, tuple[str, str]] = {}
     shield, priors = itertools.cycle(SHIELD_COLOURS), itertools.cycle(PRIORS_COLOURS)
@@ -180,6 +182,8 @@ def setting_styles(settings: Sequence[str]) -> dict[str, tuple[str, str]]:
         mode = setting.split()[0]
         if mode == "shield":
             styles[setting] = (next(shield), next(dashes))
+        elif mode in BASELINE_MARKERS and mode != "priors":
+            styles[setting] = (BASELINE_MARKERS[mode][1], "-")
         else:
-            styles[setting] = ("tab:gray" if mode == "dqn" else next(priors), "-")
+            styles[setting] = (next(priors), "-")
     return styles

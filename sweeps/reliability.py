@@ -28,7 +28,7 @@ def report_learned(run_dir: Path) -> None:
     from sweeps.report import read_trials
     from sweeps.results import learned_table
 
-    _, curves = read_trials(run_dir)
+    curves = read_trials(run_dir).curves
     table = learned_table(curves)
     table.to_csv(run_dir / "learned.csv", index=False)
     publish(run_dir)

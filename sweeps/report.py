@@ -6,9 +6,9 @@ iteration) are all it reads. A published folder (`publish`: the committed
 results/reproduce/nstep3/, ...) has no trial folders; its trials.csv and curves.csv are
 read instead. `write_report` writes, into the folder:
 
-trials.csv, curves.csv, pareto.csv, hypervolume.csv, paper_comparison.csv, sensitivity.csv,
-pareto.png, curves_return.png, curves_violations.png, sensitivity.png, and
-paper_comparison.png for runs comparable with the paper's
+trials.csv, curves.csv, visitation.csv, pareto.csv, hypervolume.csv, paper_comparison.csv,
+sensitivity.csv, pareto.png, curves_return.png, curves_violations.png, sensitivity.png,
+visitation.png, and paper_comparison.png for runs comparable with the paper's
 (`sweeps.paper_figures.comparability`; columns and plots documented in results/README.md).
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -39,6 +40,8 @@ from sweeps.results import (
 )
 from sweeps.search_storage import JOURNAL
 from sweeps.sensitivity import write_sensitivity
+from sweeps.visitation import VISIT_COLUMNS, visit_rows
+from sweeps.visitation_plot import plot_visitation
 
 CURVE_COLUMNS = ("setting", "seed", "trial_id", "env_steps", "return_final", "violations_total")
 PUBLISHED = ("*.csv", "*.png", MANIFEST)
@@ -59,14 +62,21 @@ def is_published(folder: Path) -> bool:
     return not any(Path(folder).glob("*/params.json")) and (Path(folder) / "trials.csv").exists()
 
 
-def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(trials [TRIAL_COLUMNS], curves [setting, seed, trial_id, env_steps, return_final,
-    violations_total]) from every trial folder under `experiment_dir`."""
+class RunTables(NamedTuple):
+    """A study's per-trial tables."""
+
+    trials: pd.DataFrame  # TRIAL_COLUMNS, one row per trial
+    curves: pd.DataFrame  # CURVE_COLUMNS, one row per trial and iteration
+    visits: pd.DataFrame  # VISIT_COLUMNS, one row per trial and visited cell
+
+
+def read_trials(experiment_dir: Path) -> RunTables:
+    """The tables of every trial folder under `experiment_dir`, or of a published folder."""
     experiment_dir = Path(experiment_dir)
     if is_published(experiment_dir):
         return read_published(experiment_dir)
     target = read_manifest(experiment_dir).get("iterations")
-    rows, curve_rows = [], []
+    rows, curve_rows, visit_table = [], [], []
     for params in sorted(experiment_dir.glob("*/params.json")):
         results_path = params.parent / "result.json"
         if not results_path.exists():
@@ -83,24 +93,29 @@ def read_trials(experiment_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             str(last.get("trial_id", params.parent.name)), "TERMINATED" if finished else "UNFINISHED", config, last
         )
         rows.append(row)
+        visit_table += visit_rows(row["trial_id"], last)
         for result in results:
             step = trial_row(row["trial_id"], row["status"], config, result)
             curve_rows.append({k: step[k] for k in CURVE_COLUMNS})
     trials = pd.DataFrame(rows, columns=list(TRIAL_COLUMNS))
     curves = pd.DataFrame(curve_rows, columns=list(CURVE_COLUMNS))
-    return trials, curves
+    return RunTables(trials, curves, pd.DataFrame(visit_table, columns=list(VISIT_COLUMNS)))
 
 
-def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(trials, curves) of a published folder: its trials.csv, and its curves.csv (empty
-    when the folder has none)."""
+def read_optional(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV at `path`, or an empty table of `columns` when the folder has none."""
+    return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=list(columns))
+
+
+def read_published(folder: Path) -> RunTables:
+    """The tables of a published folder: its trials.csv, and its curves.csv and
+    visitation.csv (empty when the folder has none)."""
     trials = pd.read_csv(Path(folder) / "trials.csv")
     if "agent" not in trials.columns:  # published before agent presets: the paper's agent
         trials["agent"] = "paper"
     # other columns added since the folder was published are left empty
     trials = trials.reindex(columns=[*TRIAL_COLUMNS, *(c for c in trials.columns if c not in TRIAL_COLUMNS)])
-    curves_path = Path(folder) / "curves.csv"
-    curves = pd.read_csv(curves_path) if curves_path.exists() else pd.DataFrame(columns=list(CURVE_COLUMNS))
+    curves = read_optional(Path(folder) / "curves.csv", CURVE_COLUMNS)
     shield = trials["mode"] == "shield"
     for key, value in BEFORE.items():  # published before these settings existed: the paper's rules
         trials[key] = trials[key].astype(object)
@@ -113,7 +128,7 @@ def read_published(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     # each curve is labelled as its trial is in trials.csv
     labels = dict(zip(trials["trial_id"], trials["setting"], strict=True))
     curves["setting"] = curves["trial_id"].map(labels).fillna(curves["setting"])
-    return trials, curves
+    return RunTables(trials, curves, read_optional(Path(folder) / "visitation.csv", VISIT_COLUMNS))
 
 
 def published_name(manifest: dict) -> str:
@@ -163,12 +178,15 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
     """
     experiment_dir = Path(experiment_dir)
     published = is_published(experiment_dir)
-    trials, curves = read_trials(experiment_dir)
+    trials, curves, visits = read_trials(experiment_dir)
     title = title or default_title(experiment_dir)
     names = ("trials.csv", "curves.csv", "pareto.csv", "hypervolume.csv", "paper_comparison.csv")
     paths = {name: experiment_dir / name for name in names}
     write_input(trials.sort_values(["setting", "seed"]), paths["trials.csv"], published)
     write_input(curves, paths["curves.csv"], published)
+    if not visits.empty:
+        paths["visitation.csv"] = experiment_dir / "visitation.csv"
+        write_input(visits, paths["visitation.csv"], published)
     table = pareto_table(trials)
     table.to_csv(paths["pareto.csv"], index=False)
     hypervolume_table(trials, table).to_csv(paths["hypervolume.csv"], index=False)
@@ -199,6 +217,10 @@ def write_report(experiment_dir: Path, title: str | None = None) -> dict[str, Pa
             paths[name] = experiment_dir / name
             subtitle = f"{run_summary(trials)}: {what} {shown}"
             plot_curves(curves, column, ylabel, paths[name], title, subtitle, subset)
+
+    # where the agent went, per setting, on one layout (sweeps.visitation_plot)
+    if not visits.empty and plot_visitation(trials, visits, experiment_dir / "visitation.png", title):
+        paths["visitation.png"] = experiment_dir / "visitation.png"
 
     # each seed's front and the attainment surfaces across seeds (sweeps.attainment)
     paths |= write_attainment(experiment_dir, trials, title)

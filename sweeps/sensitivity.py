@@ -53,7 +53,7 @@ PARAMETER_MEANINGS = {
     "adaptive_recall": "share of pre-death states the threshold must flag",
     "adaptive_flag_rate": "most of the checked states the threshold may flag",
 }
-MODE_ORDER = {"dqn": 0, "priors": 1, "shield": 2}
+MODE_ORDER = {"dqn": 0, "priors": 1, "state_only": 2, "shield": 3}
 # sensitivity.csv: these, with the swept parameters' columns after `mode`
 SENSITIVITY_COLUMNS = ("agent", "setting", "mode", "metric", "mean", "std", "ci_low", "ci_high", "ci_note", "n_seeds")
 LINES_MOST = len(plot_style.SHIELD_COLOURS)  # a second parameter of more values is not split into lines

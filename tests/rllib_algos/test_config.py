@@ -61,7 +61,7 @@ def test_shield_builder_keeps_unset_values_and_reaches_the_model_config(weight_f
         ({"rho": -0.5}, r"rho must be in \[0, 1\]"),
         ({"buffer_size": 0}, "buffer_size must be an integer >= 1"),
         ({"k": 0}, "k must be an integer >= 1"),
-        ({"mode": "cbf"}, r"mode must be one of \['dqn', 'priors', 'shield'\]"),
+        ({"mode": "cbf"}, r"mode must be one of \['dqn', 'priors', 'state_only', 'shield'\]"),
         ({"margin": -1.0}, "margin must be a finite number > 0"),
         (
             {"weights": WeightFiles(prior_q="/nonexistent/q.pt", encoders={10.0: "/nonexistent/encoder.pt"})},
@@ -84,6 +84,10 @@ def test_modes_need_only_their_own_weight_files(weight_files):
     config({"weights": WeightFiles(prior_q=weight_files["weights"].prior_q)}, mode="priors").validate()
     with pytest.raises(ValueError, match="weights.prior_q is required"):
         config({"weights": WeightFiles()}, mode="priors").validate()
+    encoder_only = WeightFiles(encoders=dict(weight_files["weights"].encoders))
+    config({"weights": encoder_only}, mode="state_only").validate()  # no Q_p needed
+    with pytest.raises(ValueError, match="no encoder for margin 10.0"):
+        config({"weights": WeightFiles(prior_q=weight_files["weights"].prior_q)}, mode="state_only").validate()
 
 
 def test_unknown_env_or_obs_kind_fails_in_validate(weight_files):

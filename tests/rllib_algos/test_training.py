@@ -13,6 +13,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.tune.registry import register_env
 
 from rllib_algos import ShieldedDQNConfig, register_envs
+from rllib_algos.metrics import VISITS, visit_cell
 from rllib_algos.resume import RESUME_DIR
 from rllib_algos.rl_module import ShieldedDQNModule
 from shield.envs import NUM_ACTIONS, make_env, on_lava
@@ -100,6 +101,13 @@ def test_dqn_violations_total_counts_every_lava_death(ray_local, weight_files, l
     assert metrics["violations_total"] == logged_env.deaths
     assert logged_env.deaths > 4  # the run in which the oracle shield allows only 4
     assert metrics["interventions_total"] == 0 and metrics["steps"] >= 3200
+    # every step counted in the cell it was taken from: floor cells only (never lava or walls)
+    visits = {visit_cell(key): n for key, n in metrics[VISITS].items()}
+    assert sum(visits.values()) == metrics["steps"]
+    base = make_env(ENV, layout_seed=123).unwrapped
+    base.reset()
+    assert all(base.grid.get(x, y) is None for x, y in visits)
+    assert visits[tuple(base.agent_pos)] >= metrics["episodes"]  # each episode starts there
 
 
 def checkpoint_arrays(checkpoint: Path) -> list[tuple[str, tuple[int, ...]]]:
@@ -142,9 +150,9 @@ def resume_modules(checkpoint: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("mode", ["priors", "shield"])
-def test_priors_and_shield_run_with_weight_files_and_stay_out_of_checkpoints(ray_local, weight_files, tmp_path, mode):
-    """Both modes act with their frozen networks (loaded from the weight files), yet the
+@pytest.mark.parametrize("mode", ["priors", "state_only", "shield"])
+def test_shield_modes_run_with_weight_files_and_stay_out_of_checkpoints(ray_local, weight_files, tmp_path, mode):
+    """Every mode acts with its frozen networks (loaded from the weight files), yet the
     module's state and RLlib's checkpoint hold the Q-network (online and target) and nothing
     else, and the resume state holds the shield's buffer but no network."""
     config = base_config(weight_files, mode=mode, rho=1.0).reporting(min_sample_timesteps_per_iteration=20)
@@ -164,6 +172,8 @@ def test_priors_and_shield_run_with_weight_files_and_stay_out_of_checkpoints(ray
         before_fourth_death = [m for m in history if m["violations_total"] <= 3]
         assert before_fourth_death, "the run reached 4 lava deaths in its first iteration"
         assert all(m["flagged"] == 0 and m["interventions_total"] == 0 for m in before_fourth_death)
+    if mode == "state_only":  # every flagged state's proposal replaced, Q_p or not
+        assert metrics["interventions_total"] == metrics["flagged"]
 
     q_network = QNetwork("symbolic", NUM_ACTIONS).state_dict()
     assert sorted(module_state.values()) == sorted(tuple(v.shape) for v in q_network.values())

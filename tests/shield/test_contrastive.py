@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shield.contrastive import contrastive_loss
+from shield.contrastive import LATENT_LOSSES, contrastive_loss, latent_loss, supcon_loss, triplet_loss
 
 
 def direct(z: torch.Tensor, unsafe: list[bool], margin: float) -> float:
@@ -53,3 +53,50 @@ def test_gradient_pulls_same_labels_together():
     z = torch.tensor([[0.0, 0.0], [1.0, 0.0]], requires_grad=True)
     contrastive_loss(z, torch.tensor([True, True]), margin=10.0).backward()
     assert z.grad[0, 0] < 0 < z.grad[1, 0]
+
+
+# The other latent losses, on a constructed batch: two safe latents at 0 and 1, one unsafe at
+# 3 on a line (squared distances: safe-safe 1, unsafe to them 9 and 4).
+LINE = torch.tensor([[0.0], [1.0], [3.0]])
+LABELS = torch.tensor([False, False, True])
+
+
+def test_triplet_loss_by_hand():
+    # anchors with a positive: 0 (p 1, n 2: 1 - 9 + a) and 1 (p 0, n 2: 1 - 4 + a)
+    assert triplet_loss(LINE, LABELS, margin=2.0).item() == pytest.approx(0.0)  # both gaps < 0
+    assert triplet_loss(LINE, LABELS, margin=5.0).item() == pytest.approx((0.0 + 2.0) / 2)
+    assert triplet_loss(LINE, LABELS, margin=10.0).item() == pytest.approx((2.0 + 7.0) / 2)
+    assert triplet_loss(LINE, torch.tensor([True, True, True]), margin=10.0).item() == 0.0  # no negatives
+
+
+def test_triplet_gradient_pushes_the_unsafe_latent_away_and_pulls_the_safe_ones_together():
+    z = LINE.clone().requires_grad_(True)
+    triplet_loss(z, LABELS, margin=10.0).backward()
+    assert z.grad[2, 0] < 0  # descending moves the unsafe latent further right, away
+    assert 0 < z.grad[0, 0] < z.grad[1, 0]  # and both safe ones left, the nearer one more: closer together
+
+
+def test_supcon_loss_by_hand():
+    def expected(margin: float) -> float:
+        s = -torch.tensor([[0.0, 1.0, 9.0], [1.0, 0.0, 4.0], [9.0, 4.0, 0.0]]) / margin
+        terms = []
+        for a in (0, 1):  # the anchors with a positive (the unsafe one has none)
+            p, others = 1 - a, [k for k in range(3) if k != a]
+            terms.append(-(s[a, p] - torch.logsumexp(s[a, others], dim=0)))
+        return float(sum(terms) / 2)
+
+    for margin in (1.0, 10.0):
+        assert supcon_loss(LINE, LABELS, margin).item() == pytest.approx(expected(margin), rel=1e-6)
+    assert supcon_loss(LINE, torch.zeros(3, dtype=torch.bool), 1.0) > 0  # all one label: still pulls together
+
+
+def test_supcon_gradient_pushes_the_unsafe_latent_away_and_pulls_the_safe_ones_together():
+    z = LINE.clone().requires_grad_(True)
+    supcon_loss(z, LABELS, margin=10.0).backward()
+    assert z.grad[2, 0] < 0 and 0 < z.grad[0, 0] < z.grad[1, 0]
+
+
+def test_every_latent_loss_is_named_and_an_unknown_one_is_refused():
+    assert latent_loss("margin") is contrastive_loss and set(LATENT_LOSSES) == {"margin", "triplet", "supcon"}
+    with pytest.raises(ValueError, match=r"latent loss must be one of \['margin', 'triplet', 'supcon'\]"):
+        latent_loss("byol")

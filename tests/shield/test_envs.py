@@ -14,9 +14,10 @@ def test_observations_are_uint8_of_the_documented_shape(env_id, obs):
     env = make_env(env_id, obs=obs, layout_seed=1)
     first, info = env.reset()
     assert first.dtype == np.uint8 and first.shape == obs_shape(obs) == env.observation_space.shape
-    assert info == {"cost": 0.0, "unsafe_state": False, "unsafe_action": False}
-    after, *_ = env.step(0)
-    assert env.observation_space.contains(after)
+    start = tuple(int(v) for v in env.unwrapped.agent_pos)
+    assert info == {"cost": 0.0, "unsafe_state": False, "unsafe_action": False, "agent_pos": start}
+    after, *_, step_info = env.step(0)  # a turn: the step was taken from the start cell
+    assert env.observation_space.contains(after) and step_info["agent_pos"] == start
 
 
 def test_pixels_match_minigrid_full_render_averaged_over_3x3_blocks():

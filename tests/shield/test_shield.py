@@ -224,3 +224,58 @@ def test_the_papers_setting_keeps_a_ring_that_stores_every_death():
         s.record_violation(torch.zeros(2))
     assert s.unsafe_buffer.stored == 4 and s.unsafe_buffer.active
     assert s.decide(obs_at([1.0]), torch.tensor([FORWARD])).distance.item() == 1.0
+
+
+def state_only(stored: int = 4, **settings) -> Shield:
+    """A "state_only" shield whose Q_p, were it ever called, would record the call."""
+    s = Shield(ShieldParams(**({"mode": "state_only", "buffer_rule": "ring"} | settings)), Distance(), ForwardBad())
+    for _ in range(stored):
+        s.record_violation(torch.zeros(2))
+    return s
+
+
+def test_state_only_replaces_a_flagged_forward_into_lava_without_q_p():
+    s = state_only(d_max=2.5, rho=1.0)
+    d = s.decide(obs_at([0.5, 0.0, 3.0, 100.0]), torch.full((4,), FORWARD))
+    assert d.flagged.tolist() == [True, True, False, False]
+    assert torch.equal(d.replaced, d.flagged) and torch.equal(d.proposed_unsafe, d.flagged)
+    assert (d.actions[:2] != FORWARD).all() and (d.actions[2:] == FORWARD).all()  # unflagged: untouched
+    assert s.prior_q.calls == []  # Q_p never called
+
+
+def test_state_only_replaces_whatever_was_proposed_with_a_uniform_other_action():
+    torch.manual_seed(0)
+    n = 70_000
+    for proposed in (FORWARD, 0):  # a safe proposal in a flagged state is replaced too
+        d = state_only(rho=1.0).decide(obs_at([0.0] * n), torch.full((n,), proposed))
+        counts = torch.bincount(d.actions, minlength=7).float() / n
+        others = [a for a in range(7) if a != proposed]
+        assert counts[proposed] == 0
+        assert torch.allclose(counts[others], torch.full((6,), 1 / 6), atol=0.01)
+
+
+def test_state_only_acts_on_a_flagged_state_with_probability_rho():
+    torch.manual_seed(2)
+    n = 40_000
+    d = state_only(rho=0.3).decide(obs_at([0.0] * n), torch.full((n,), FORWARD))
+    assert d.replaced.float().mean().item() == pytest.approx(0.3, abs=0.01)
+    assert torch.equal(d.replaced, d.actions != FORWARD)
+
+
+def test_state_only_is_inactive_until_more_than_three_deaths_are_stored():
+    d = state_only(stored=3, rho=1.0).decide(obs_at([0.0, 0.0]), torch.full((2,), FORWARD))
+    assert not d.flagged.any() and (d.actions == FORWARD).all()
+
+
+def test_state_only_needs_the_encoder_only():
+    Shield(ShieldParams(mode="state_only"), encoder=Distance())  # no Q_p: accepted
+    with pytest.raises(ValueError, match="mode 'state_only' needs an encoder"):
+        Shield(ShieldParams(mode="state_only"), prior_q=ForwardBad())
+    with pytest.raises(ValueError, match="state_only"):
+        ShieldParams(mode="state_check")
+
+
+def test_state_only_labels_name_the_state_checks_settings_but_not_tau():
+    label = setting_label(ShieldParams(mode="state_only", tau=0.5))
+    assert label == "state_only d_max=2.5 margin=10 rho=0.95 buffer_size=100 k=10"
+    assert ShieldParams(mode="state_only", tau=0.5).acting() == ShieldParams(mode="state_only")

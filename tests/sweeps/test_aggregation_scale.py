@@ -136,6 +136,6 @@ def test_the_report_at_scale_writes_its_plots_legibly(tmp_path):
     assert pd.read_csv(paths["hypervolume.csv"])["n_front"].iloc[0] == table["on_front"].sum()
     named = named_settings(table)
     assert len(named) <= NAMED_MOST and set(table.loc[table["on_front"], "setting"]) >= set(named)
-    trials, curves = read_published(folder)
+    trials, curves, _ = read_published(folder)
     assert overprinted(pareto_figure(table, trials, "optuna")) == []
     assert overprinted(curves_figure(curves, "return_final", "return", "optuna", "s", named)) == []

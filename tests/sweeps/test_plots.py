@@ -218,7 +218,7 @@ def test_crowded_finds_the_largest_group_of_close_points():
 @pytest.mark.parametrize("folder", PUBLISHED)
 def test_no_text_is_overprinted_in_the_committed_plots(folder):
     """The committed folders' own data, drawn as the report draws it."""
-    trials, curves = read_published(ROOT / "results" / folder)
+    trials, curves, _ = read_published(ROOT / "results" / folder)
     table = pareto_table(trials)
     figures = {"pareto": pareto_figure(table, trials, f"{folder}: a title as long as a study's title is")}
     if not curves.empty:

@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -49,8 +50,11 @@ def check_tables(folder: Path, n_trials: int) -> pd.DataFrame:
     assert {"dqn", "priors rho=0.95 tau=0"} <= set(pareto["setting"])
     assert pareto["on_front"].any()
     assert list(pd.read_csv(folder / "hypervolume.csv").columns) == list(HYPERVOLUME_COLUMNS)
-    for plot in ("pareto.png", "curves_return.png", "curves_violations.png", "manifest.json"):
+    for plot in ("pareto.png", "curves_return.png", "curves_violations.png", "visitation.png", "manifest.json"):
         assert (folder / plot).stat().st_size > 0
+    # every step of every trial counted in one cell
+    visits = pd.read_csv(folder / "visitation.csv").groupby("trial_id")["visits"].sum()
+    assert visits.to_dict() == trials.set_index("trial_id")["env_steps"].to_dict()
     return trials
 
 
@@ -100,6 +104,22 @@ def test_a_second_study_reuses_the_finished_baselines(threshold_run):
     assert len(list(folder.glob("*-shield-seed123"))) == 1  # only the shield trial was trained
     fresh = run_study("rho.py", storage, "--rho", "0.5", "--no-reuse", "--run-id", "fresh")
     assert fresh.returncode == 0 and "(0 reused from earlier runs)" in fresh.stdout
+
+
+@slow
+def test_the_ablation_runs_the_four_modes_on_the_same_seeds(threshold_run):
+    """dqn and priors come from the threshold study; state_only and shield are trained."""
+    storage, done = threshold_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    ablation = run_study("ablation.py", storage)
+    assert ablation.returncode == 0, ablation.stdout[-3000:] + ablation.stderr[-3000:]
+    assert "(2 reused from earlier runs)" in ablation.stdout
+    trials = check_tables(run_dir(storage, "ablation"), 4)
+    assert sorted(trials["mode"]) == ["dqn", "priors", "shield", "state_only"]
+    assert set(trials["seed"]) == {123}
+    state_only = trials[trials["mode"] == "state_only"].iloc[0]
+    assert np.isnan(state_only["tau"]) and state_only["d_max"] == 2.5  # the state check's settings only
+    assert state_only["interventions_total"] <= state_only["env_steps"]
 
 
 @slow
