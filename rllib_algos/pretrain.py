@@ -27,11 +27,13 @@ from ray.rllib.algorithms.dqn import DQNConfig
 from rllib_algos.envs import PSEUDO_REWARD_ENV
 from rllib_algos.paper_dqn import PaperDQNConfig, for_env_steps
 from rllib_algos.pretrain_budgets import (
+    DEFAULT_ENCODER,
     DEFAULT_LAVA_BOOTSTRAP,
     EVAL_ENVS,
     EVAL_SEED,
     SOURCE_TASKS,
     TRAIN_SEED,
+    EncoderSetting,
     check_budget,
     encoder_spec,
     prior_spec,
@@ -183,8 +185,10 @@ def ensure_artifacts(
     lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP,
     store: ArtifactStore | None = None,
     progress: Progress = _print,
+    encoder: EncoderSetting = DEFAULT_ENCODER,
 ) -> WeightFiles:
-    """Weight files for Q_p and one encoder per margin, building what is missing.
+    """Weight files for Q_p and one encoder per margin (pretrained as `encoder` says),
+    building what is missing.
 
     Missing or corrupt artifacts are (re)built as Ray tasks, the four source DQNs and the
     encoders in parallel, then Q_p. Needs `ray.init()` only when something is built.
@@ -195,7 +199,7 @@ def ensure_artifacts(
     check_budget(budget)
     store = store or ArtifactStore()
     prior = prior_spec(obs, budget, lava_bootstrap)
-    encoders = {float(m): encoder_spec(obs, budget, m) for m in margins}
+    encoders = {float(m): encoder_spec(obs, budget, m, encoder) for m in margins}
     paths: dict[str | float, str] = {}  # "prior_q" or a margin: its weight file
     pending: dict[str | float, ray.ObjectRef] = {}
 

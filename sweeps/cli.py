@@ -18,9 +18,28 @@ from rllib_algos.pretrain_budgets import BUDGET_NAMES, DEFAULT_LAVA_BOOTSTRAP, L
 from shield.envs import OBS_KINDS
 from shield.settings import PAPER_SHIELD
 from sweeps.launch import run_plan
-from sweeps.plan import HelpFormatter, Study, add_renamed_flag, add_study_arguments
+from sweeps.plan import (
+    HelpFormatter,
+    Study,
+    add_encoder_arguments,
+    add_renamed_flag,
+    add_study_arguments,
+    encoder_setting,
+)
 
-STUDIES = ("threshold", "adaptive", "rho", "margin", "buffer_size", "pareto_search", "reproduce", "reliability")
+STUDIES = (
+    "threshold",
+    "adaptive",
+    "rho",
+    "margin",
+    "buffer_size",
+    "ablation",
+    "latent_loss",
+    "transfer",
+    "pareto_search",
+    "reproduce",
+    "reliability",
+)
 
 
 def study_of(name: str) -> Study:
@@ -39,6 +58,7 @@ def _add_artifact_args(parser: argparse.ArgumentParser) -> None:
         help=f"contrastive margin α of an encoder to provide (repeatable; default {PAPER_SHIELD.margin:g})",
     )
     parser.add_argument("--lava-bootstrap", choices=list(LAVA_BOOTSTRAPS), default=DEFAULT_LAVA_BOOTSTRAP)
+    add_encoder_arguments(parser)
     parser.add_argument("--artifact-dir", help="artifact store (default: $SHIELDSWEEP_ARTIFACTS or ./artifacts)")
 
 
@@ -48,6 +68,11 @@ def pretrain(args: argparse.Namespace) -> int:
     from rllib_algos.pretrain import ensure_artifacts
     from shield.artifacts import ArtifactStore
 
+    try:
+        encoder = encoder_setting(args)  # before Ray starts
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=True)
     weights = ensure_artifacts(
         args.obs,
@@ -55,6 +80,7 @@ def pretrain(args: argparse.Namespace) -> int:
         margins=args.margin or [PAPER_SHIELD.margin],
         lava_bootstrap=args.lava_bootstrap,
         store=ArtifactStore(args.artifact_dir),
+        encoder=encoder,
     )
     print(json.dumps(weights.to_dict(), indent=2))
     return 0
@@ -93,7 +119,7 @@ def quality(args: argparse.Namespace) -> int:
     if args.write:
         store.amend(prior, {"quality": prior_figures})
     for margin in args.margin or [PAPER_SHIELD.margin]:
-        spec = encoder_spec(args.obs, args.pretrain_budget, margin)
+        spec = encoder_spec(args.obs, args.pretrain_budget, margin, encoder_setting(args))
         encoder = load_frozen(store.check(spec), "encoder", args.obs)
         figures = {env_id: encoder_quality(encoder, d, walks[env_id]) for env_id, d in data.items()}
         print(f"{spec.key}  (encoder: ROC AUC target >= 0.95; state check at d_max: flag rate / precision / recall)")

@@ -55,6 +55,8 @@ def write_manifest(plan: Plan, started: float, finished: float | None, extra: di
         "agent": plan.agent,
         "agent_deviations_from_paper": list(agent_preset(plan.agent).deviations),
         "pretrain_budget": plan.pretrain_budget,
+        "latent_loss": plan.encoder.latent_loss,
+        "encoder_envs": list(plan.encoder.encoder_envs),
         "iterations": plan.budget.iterations,
         "seeds": plan.seeds,
         "gpus_per_trial": plan.gpus_per_trial,

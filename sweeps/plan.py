@@ -20,8 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rllib_algos.pretrain_budgets import PRETRAIN_BUDGETS, encoder_spec, prior_spec
+from rllib_algos.pretrain_budgets import (
+    DEFAULT_ENCODER,
+    PRETRAIN_BUDGETS,
+    EncoderSetting,
+    encoder_spec,
+    prior_spec,
+)
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
+from shield.contrastive import LATENT_LOSSES
 from shield.envs import DEFAULT_ENV, OBS_KINDS, check_env_id, check_obs_kind
 from shield.settings import (
     BUFFER_RULES,
@@ -173,6 +180,7 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
         help="pretraining budget of the encoder and Q_p (default: the study budget's)",
     )
     add_renamed_flag(parser, "--artifacts", "--pretrain-budget", choices=list(PRETRAIN_BUDGETS))
+    add_encoder_arguments(parser)
     types = ShieldParams.types()
     for key in study_grid(study):
         parser.add_argument(
@@ -188,6 +196,32 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
         study.add_arguments(parser)
     parser.set_defaults(**study.defaults)
     return parser
+
+
+def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The encoder's pretraining settings (`EncoderSetting`): part of its artifact key."""
+    parser.add_argument(
+        "--latent-loss",
+        choices=list(LATENT_LOSSES),
+        default=DEFAULT_ENCODER.latent_loss,
+        help="the encoder's latent loss: 'margin' is the paper's",
+    )
+    parser.add_argument(
+        "--encoder-envs",
+        nargs="+",
+        default=list(DEFAULT_ENCODER.encoder_envs),
+        metavar="ENV",
+        help="the tasks on whose random layouts the encoder learns (the paper's: MiniGrid-LavaCrossingS9N1-v0 alone)",
+    )
+
+
+def encoder_setting(args: argparse.Namespace) -> EncoderSetting:
+    """The `EncoderSetting` of ``--latent-loss`` and ``--encoder-envs``; ValueError naming the flag."""
+    try:
+        return EncoderSetting(args.latent_loss, tuple(args.encoder_envs))
+    except ValueError as err:
+        flag_name = "--latent-loss" if "latent loss" in str(err) else "--encoder-envs"
+        raise ValueError(f"{err} (from {flag_name})") from err
 
 
 AUTO = "auto"
@@ -242,6 +276,7 @@ class Plan:
     budget: StudyBudget
     obs: str
     pretrain_budget: str  # pretraining budget of the encoder and Q_p
+    encoder: EncoderSetting  # how the encoder is pretrained (latent loss, tasks)
     seeds: list[int]  # every setting's seeds; with --seeds auto, the order seeds are added in, up to the cap
     settings: list[ShieldParams]  # baselines, grid, extra settings: each once (`ShieldParams.acting`)
     run_dir: Path
@@ -282,7 +317,12 @@ def shield_margins(settings: Sequence[ShieldParams]) -> list[float]:
 
 
 def run_id_for(
-    study: Study, args: argparse.Namespace, obs: str, pretrain_budget: str, settings: Sequence[ShieldParams]
+    study: Study,
+    args: argparse.Namespace,
+    obs: str,
+    pretrain_budget: str,
+    settings: Sequence[ShieldParams],
+    encoder: EncoderSetting = DEFAULT_ENCODER,
 ) -> str:
     """A run id derived from what the run computes, so re-running the same command resumes it.
 
@@ -291,7 +331,7 @@ def run_id_for(
     """
     keys = [
         prior_spec(obs, pretrain_budget).key,
-        *(encoder_spec(obs, pretrain_budget, m).key for m in shield_margins(settings)),
+        *(encoder_spec(obs, pretrain_budget, m, encoder).key for m in shield_margins(settings)),
     ]
     identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, [s.to_dict() for s in settings], keys]
     if args.seeds == AUTO:
@@ -344,10 +384,11 @@ def make_plan(
     storage = Path(args.storage).expanduser().resolve()
     check_storage(storage)
     pretrain_budget = args.pretrain_budget or budget.pretrain_budget
+    encoder = encoder_setting(args)
     identity = argparse.Namespace(**{**vars(args), "seeds": seeds_per_setting})
-    run_id = run_id or args.run_id or run_id_for(study, identity, obs, pretrain_budget, settings)
+    run_id = run_id or args.run_id or run_id_for(study, identity, obs, pretrain_budget, settings, encoder)
     run_dir = storage / study.name / run_id
-    return Plan(study, args, budget, obs, pretrain_budget, seeds, settings, run_dir, args.resume, first_round)
+    return Plan(study, args, budget, obs, pretrain_budget, encoder, seeds, settings, run_dir, args.resume, first_round)
 
 
 def check_gpus_per_trial(gpus: float) -> None:

@@ -191,7 +191,9 @@ def check_storage_shared(storage: Path) -> None:
 def study_weights(plan: Plan, margins: Sequence[float] | None = None) -> WeightFiles:
     """The plan's frozen networks (Q_p and one encoder per margin), built when missing."""
     store = ArtifactStore(plan.args.artifact_dir)
-    return ensure_artifacts(plan.obs, plan.pretrain_budget, margins=margins or plan.margins, store=store)
+    return ensure_artifacts(
+        plan.obs, plan.pretrain_budget, margins=margins or plan.margins, store=store, encoder=plan.encoder
+    )
 
 
 def trial_length(plan: Plan) -> TrialLength:

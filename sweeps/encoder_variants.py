@@ -1,0 +1,196 @@
+"""Studies over how the encoder is pretrained: one grid study per encoder variant and task.
+
+`run_variants` runs a study's grid once per `Variant` (an `EncoderSetting` on one task),
+each in its own run folder, so that the settings without an encoder (``dqn``, ``priors``)
+train once and are reused by the others. It then writes, into
+``<storage>/<study>/<agent>/`` (the committed results/latent_loss/, results/transfer/):
+
+- operating_points.csv: per variant and task, the encoder's ROC AUC and its state check at
+  the study's ``d_max`` (flag rate, precision, recall) on held-out random layouts, with the
+  median latent distance D of safe and of lava-ahead states (from the encoder's manifest);
+- fronts.csv: every variant's pareto.csv rows, with its ``variant`` and ``env``;
+- fronts.png: return against violations, one panel per task, every variant's settings;
+- pareto-<variant>-<task>.png and visitation-<variant>-<task>.png: each run's own plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from rllib_algos.pretrain_budgets import EncoderSetting, encoder_spec
+from shield.artifacts import ArtifactStore
+from shield.settings import STATE_CHECK_MODES
+from sweeps.plan import Plan, make_plan
+from sweeps.plot_style import BASELINE_MARKERS, LABEL_SIZE, SHIELD_COLOURS, TEXT_SIZE, add_title, save
+
+OPERATING_COLUMNS = (
+    "variant",
+    "env",
+    "latent_loss",
+    "encoder_envs",
+    "d_max",
+    "roc_auc",
+    "flag_rate",
+    "precision",
+    "recall",
+    "D_safe_q50",
+    "D_unsafe_q50",
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run of the study: the encoder pretrained as `encoder`, the shield on `env`."""
+
+    name: str  # short, for the tables and file names ("triplet", "S9N1-only")
+    env: str  # MiniGrid id the trials run on
+    encoder: EncoderSetting
+
+
+def short_env(env_id: str) -> str:
+    return env_id.removeprefix("MiniGrid-").removesuffix("-v0")
+
+
+def variant_plans(plan: Plan, variants: Sequence[Variant]) -> list[Plan]:
+    """The plan of each variant (ValueError, naming the flag, before anything runs)."""
+    plans = []
+    for variant in variants:
+        args = argparse.Namespace(
+            **vars(plan.args)
+            | {
+                "env": variant.env,
+                "latent_loss": variant.encoder.latent_loss,
+                "encoder_envs": list(variant.encoder.encoder_envs),
+                "run_id": f"{plan.args.run_id}-{variant.name}-{short_env(variant.env)}" if plan.args.run_id else None,
+            }
+        )
+        try:
+            plans.append(make_plan(plan.study, args))
+        except ValueError as err:
+            raise ValueError(f"{err} (run {variant.name} on {variant.env})") from err
+    return plans
+
+
+def operating_points(plan: Plan, variant: Variant) -> list[dict]:
+    """`OPERATING_COLUMNS` rows of `variant`'s encoder (one per margin and d_max the plan's
+    state-check settings start at), on the variant's task, from the encoder's manifest."""
+    store = ArtifactStore(plan.args.artifact_dir)
+    starts = sorted({(s.margin, s.d_max_start) for s in plan.settings if s.mode in STATE_CHECK_MODES})
+    rows = []
+    for margin, d_max in starts:
+        quality = store.manifest(encoder_spec(plan.obs, plan.pretrain_budget, margin, variant.encoder))["quality"]
+        figures = quality.get(variant.env, {})
+        point = figures.get("operating_points", {}).get("d_max", {}).get(f"{d_max:g}", {})
+        distances = figures.get("operating_points", {})
+        rows.append(
+            {
+                "variant": variant.name,
+                "env": variant.env,
+                "latent_loss": variant.encoder.latent_loss,
+                "encoder_envs": " ".join(variant.encoder.encoder_envs),
+                "d_max": d_max,
+                "roc_auc": figures.get("roc_auc", math.nan),
+                "flag_rate": point.get("flag_rate", math.nan),
+                "precision": point.get("precision", math.nan),
+                "recall": point.get("recall", math.nan),
+                "D_safe_q50": distances.get("D_safe", {}).get("q50", math.nan),
+                "D_unsafe_q50": distances.get("D_unsafe", {}).get("q50", math.nan),
+            }
+        )
+    return rows
+
+
+def fronts_figure(fronts: pd.DataFrame, title: str) -> Figure:
+    """Mean return_final against mean violations_total (with 95% intervals where the table
+    has them), one panel per task; the encoder's variants in colours, baselines once."""
+    envs = list(dict.fromkeys(fronts["env"]))
+    fig = Figure(figsize=(6.0 * len(envs), 5.2), layout="constrained")
+    axes = fig.subplots(1, len(envs), squeeze=False)[0]
+    colours = dict(zip(dict.fromkeys(fronts["variant"]), SHIELD_COLOURS, strict=False))
+    for ax, env in zip(axes, envs, strict=True):
+        rows = fronts[fronts["env"] == env]
+        baselines = rows[~rows["mode"].isin(STATE_CHECK_MODES)].drop_duplicates("setting")
+        shielded = rows[rows["mode"].isin(STATE_CHECK_MODES)]
+        for _, row in baselines.iterrows():
+            marker, colour = BASELINE_MARKERS.get(row["mode"], ("o", "0.3"))
+            ax.plot(row["violations_total_mean"], row["return_final_mean"], marker=marker, color=colour, ms=9, ls="")
+            ax.annotate(
+                row["setting"].split()[0],
+                (row["violations_total_mean"], row["return_final_mean"]),
+                xytext=(5, 5),
+                textcoords="offset points",
+                fontsize=TEXT_SIZE,
+            )
+        for _, row in shielded.iterrows():
+            colour = colours[row["variant"]]
+            x, y = row["violations_total_mean"], row["return_final_mean"]
+            xerr = _bar(row, "violations_total")
+            ax.errorbar(x, y, xerr=xerr, yerr=_bar(row, "return_final"), marker="o", color=colour, ms=8, capsize=3)
+            name = f"{row['variant']}: {_rule(row)}"
+            ax.annotate(name, (x, y), xytext=(5, -12), textcoords="offset points", fontsize=TEXT_SIZE, color=colour)
+        violations = rows["violations_total_mean"].to_numpy(dtype=float)
+        positive = violations[np.isfinite(violations) & (violations > 0)]
+        if len(positive) and positive.max() / positive.min() > 10:
+            ax.set_xscale("log")
+        ax.set_xlabel("violations_total: lava deaths in training (mean over seeds)", fontsize=LABEL_SIZE)
+        ax.set_ylabel("return_final (mean over seeds)", fontsize=LABEL_SIZE)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(short_env(env), fontsize=LABEL_SIZE)
+        ax.grid(alpha=0.3)
+    add_title(fig, title, "each setting's mean over seeds; bars: 95% t-interval where the table gives one")
+    return fig
+
+
+def _bar(row: pd.Series, name: str) -> list[list[float]] | None:
+    low, high, mean = row[f"{name}_ci_low"], row[f"{name}_ci_high"], row[f"{name}_mean"]
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    return [[max(mean - low, 0.0)], [max(high - mean, 0.0)]]
+
+
+def _rule(row: pd.Series) -> str:
+    return f"{row['mode']} {row['d_max_rule']}" if isinstance(row.get("d_max_rule"), str) else str(row["mode"])
+
+
+def run_variants(plan: Plan, variants: Sequence[Variant]) -> int:
+    """Run `plan`'s study once per variant, then write the comparison (module docstring); exit code."""
+    try:
+        plans = variant_plans(plan, variants)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from sweeps.runner import run_grid  # Ray: only once every input is checked
+
+    failed = 0
+    for variant, sub in zip(variants, plans, strict=True):
+        print(f"\n== {plan.study.name}: {variant.name} on {short_env(variant.env)} ==", flush=True)
+        failed += run_grid(sub) != 0
+    folder = plan.storage / plan.study.name / plan.agent
+    folder.mkdir(parents=True, exist_ok=True)
+    points, fronts = [], []
+    for variant, sub in zip(variants, plans, strict=True):
+        points += operating_points(sub, variant)
+        tag = f"{variant.name}-{short_env(variant.env)}"
+        if (sub.run_dir / "pareto.csv").exists():
+            fronts.append(pd.read_csv(sub.run_dir / "pareto.csv").assign(variant=variant.name, env=variant.env))
+        for name in ("pareto.png", "visitation.png"):
+            if (sub.run_dir / name).exists():
+                shutil.copy2(sub.run_dir / name, folder / f"{name.removesuffix('.png')}-{tag}.png")
+    pd.DataFrame(points, columns=list(OPERATING_COLUMNS)).to_csv(folder / "operating_points.csv", index=False)
+    if fronts:
+        table = pd.concat(fronts, ignore_index=True)
+        table = table[["variant", "env", *(c for c in table.columns if c not in ("variant", "env"))]]
+        table.to_csv(folder / "fronts.csv", index=False)
+        save(fronts_figure(table, f"{plan.study.name} ({plan.obs}, {plan.budget.name})"), folder / "fronts.png")
+    print(f"\n{plan.study.name}: {len(variants) - failed} of {len(variants)} runs finished. Comparison: {folder}")
+    print(pd.DataFrame(points, columns=list(OPERATING_COLUMNS)).to_string(index=False))
+    return 1 if failed else 0
