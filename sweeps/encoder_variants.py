@@ -5,9 +5,10 @@ each in its own run folder, so that the settings without an encoder (``dqn``, ``
 train once and are reused by the others. It then writes, into
 ``<storage>/<study>/<agent>/`` (the committed results/latent_loss/, results/transfer/):
 
-- operating_points.csv: per variant and task, the encoder's ROC AUC and its state check at
-  the study's ``d_max`` (flag rate, precision, recall) on held-out random layouts, with the
-  median latent distance D of safe and of lava-ahead states (from the encoder's manifest);
+- operating_points.csv: per variant and every task its encoder was measured on, the ROC AUC
+  and the state check at the study's ``d_max`` (flag rate, precision, recall) on held-out
+  random layouts, with the median latent distance D of safe and of lava-ahead states (from
+  the encoder's manifest);
 - fronts.csv: every variant's pareto.csv rows, with its ``variant`` and ``env``;
 - fronts.png: return against violations, one panel per task, every variant's settings;
 - pareto-<variant>-<task>.png and visitation-<variant>-<task>.png: each run's own plots.
@@ -81,31 +82,31 @@ def variant_plans(plan: Plan, variants: Sequence[Variant]) -> list[Plan]:
 
 
 def operating_points(plan: Plan, variant: Variant) -> list[dict]:
-    """`OPERATING_COLUMNS` rows of `variant`'s encoder (one per margin and d_max the plan's
-    state-check settings start at), on the variant's task, from the encoder's manifest."""
+    """`OPERATING_COLUMNS` rows of `variant`'s encoder: one per task its manifest measured it
+    on (held-out random layouts), margin and d_max the plan's state-check settings start at."""
     store = ArtifactStore(plan.args.artifact_dir)
     starts = sorted({(s.margin, s.d_max_start) for s in plan.settings if s.mode in STATE_CHECK_MODES})
     rows = []
     for margin, d_max in starts:
         quality = store.manifest(encoder_spec(plan.obs, plan.pretrain_budget, margin, variant.encoder))["quality"]
-        figures = quality.get(variant.env, {})
-        point = figures.get("operating_points", {}).get("d_max", {}).get(f"{d_max:g}", {})
-        distances = figures.get("operating_points", {})
-        rows.append(
-            {
-                "variant": variant.name,
-                "env": variant.env,
-                "latent_loss": variant.encoder.latent_loss,
-                "encoder_envs": " ".join(variant.encoder.encoder_envs),
-                "d_max": d_max,
-                "roc_auc": figures.get("roc_auc", math.nan),
-                "flag_rate": point.get("flag_rate", math.nan),
-                "precision": point.get("precision", math.nan),
-                "recall": point.get("recall", math.nan),
-                "D_safe_q50": distances.get("D_safe", {}).get("q50", math.nan),
-                "D_unsafe_q50": distances.get("D_unsafe", {}).get("q50", math.nan),
-            }
-        )
+        for env, figures in quality.items():
+            distances = figures.get("operating_points", {})
+            point = distances.get("d_max", {}).get(f"{d_max:g}", {})
+            rows.append(
+                {
+                    "variant": variant.name,
+                    "env": env,
+                    "latent_loss": variant.encoder.latent_loss,
+                    "encoder_envs": " ".join(variant.encoder.encoder_envs),
+                    "d_max": d_max,
+                    "roc_auc": figures.get("roc_auc", math.nan),
+                    "flag_rate": point.get("flag_rate", math.nan),
+                    "precision": point.get("precision", math.nan),
+                    "recall": point.get("recall", math.nan),
+                    "D_safe_q50": distances.get("D_safe", {}).get("q50", math.nan),
+                    "D_unsafe_q50": distances.get("D_unsafe", {}).get("q50", math.nan),
+                }
+            )
     return rows
 
 
@@ -174,11 +175,25 @@ def run_variants(plan: Plan, variants: Sequence[Variant]) -> int:
     for variant, sub in zip(variants, plans, strict=True):
         print(f"\n== {plan.study.name}: {variant.name} on {short_env(variant.env)} ==", flush=True)
         failed += run_grid(sub) != 0
+    points = write_comparison(plan, variants, plans)
+    print(
+        f"\n{plan.study.name}: {len(variants) - failed} of {len(variants)} runs finished. Comparison: "
+        f"{plan.storage / plan.study.name / plan.agent}"
+    )
+    print(pd.DataFrame(points, columns=list(OPERATING_COLUMNS)).to_string(index=False))
+    return 1 if failed else 0
+
+
+def write_comparison(plan: Plan, variants: Sequence[Variant], plans: Sequence[Plan]) -> list[dict]:
+    """Write the comparison of the variants' runs (module docstring); its operating points."""
     folder = plan.storage / plan.study.name / plan.agent
     folder.mkdir(parents=True, exist_ok=True)
     points, fronts = [], []
+    measured: set[tuple[str, EncoderSetting]] = set()
     for variant, sub in zip(variants, plans, strict=True):
-        points += operating_points(sub, variant)
+        if (variant.name, variant.encoder) not in measured:  # an encoder's figures once, whatever task it ran on
+            measured.add((variant.name, variant.encoder))
+            points += operating_points(sub, variant)
         tag = f"{variant.name}-{short_env(variant.env)}"
         if (sub.run_dir / "pareto.csv").exists():
             fronts.append(pd.read_csv(sub.run_dir / "pareto.csv").assign(variant=variant.name, env=variant.env))
@@ -191,6 +206,4 @@ def run_variants(plan: Plan, variants: Sequence[Variant]) -> int:
         table = table[["variant", "env", *(c for c in table.columns if c not in ("variant", "env"))]]
         table.to_csv(folder / "fronts.csv", index=False)
         save(fronts_figure(table, f"{plan.study.name} ({plan.obs}, {plan.budget.name})"), folder / "fronts.png")
-    print(f"\n{plan.study.name}: {len(variants) - failed} of {len(variants)} runs finished. Comparison: {folder}")
-    print(pd.DataFrame(points, columns=list(OPERATING_COLUMNS)).to_string(index=False))
-    return 1 if failed else 0
+    return points

@@ -104,8 +104,9 @@ def test_dqn_violations_total_counts_every_lava_death(ray_local, weight_files, l
     # every step counted in the cell it was taken from: floor cells only (never lava or walls)
     visits = {visit_cell(key): n for key, n in metrics[VISITS].items()}
     assert sum(visits.values()) == metrics["steps"]
-    base = make_env(ENV, layout_seed=123).unwrapped
-    base.reset()
+    env = make_env(ENV, layout_seed=123)
+    env.reset()  # through the fixed-layout wrapper: layout 123
+    base = env.unwrapped
     assert all(base.grid.get(x, y) is None for x, y in visits)
     assert visits[tuple(base.agent_pos)] >= metrics["episodes"]  # each episode starts there
 

@@ -72,7 +72,9 @@ def test_operating_points_come_from_the_encoders_manifest(tmp_path):
     from sweeps.latent_loss import STUDY
 
     plan = make_plan(STUDY, parse_args(STUDY, ["--storage", str(tmp_path), "--artifact-dir", str(ROOT / "artifacts")]))
-    (row,) = operating_points(plan, Variant("margin", S9N2, DEFAULT_ENCODER))
+    rows = operating_points(plan, Variant("margin", S9N1, DEFAULT_ENCODER))
+    assert [r["env"] for r in rows] == [S9N1, S9N2, S9N3]  # every task it was measured on
+    (row,) = [r for r in rows if r["env"] == S9N2]
     manifest = json.loads((ROOT / "artifacts" / encoder_spec("symbolic", "quick").key / "manifest.json").read_text())
     quality = manifest["quality"][S9N2]
     assert row["roc_auc"] == quality["roc_auc"] and row["d_max"] == 2.5

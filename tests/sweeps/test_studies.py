@@ -35,7 +35,7 @@ def run_study(script: str, storage: Path, *args: str, timeout: int = 600) -> sub
 
 
 def run_dir(storage: Path, study: str) -> Path:
-    (found,) = [p for p in (storage / study).iterdir() if p.is_dir()]
+    (found,) = [p for p in (storage / study).iterdir() if any(p.glob("*/params.json"))]  # not a published copy
     return found
 
 
