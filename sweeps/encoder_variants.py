@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from rllib_algos.pretrain_budgets import EncoderSetting, encoder_spec
 from shield.artifacts import ArtifactStore
@@ -110,34 +111,49 @@ def operating_points(plan: Plan, variant: Variant) -> list[dict]:
     return rows
 
 
+RULE_MARKERS = {"fixed": "o", "relative": "*", "adaptive": "P", "capped": "X"}
+
+
 def fronts_figure(fronts: pd.DataFrame, title: str) -> Figure:
     """Mean return_final against mean violations_total (with 95% intervals where the table
-    has them), one panel per task; the encoder's variants in colours, baselines once."""
+    has them), one panel per task: the encoder's variants in colours, the threshold rules
+    as markers, the baselines once. Each variant's markers are drawn smaller than the one
+    before, so that settings that coincide show as rings around each other; the legend
+    below names them."""
     envs = list(dict.fromkeys(fronts["env"]))
-    fig = Figure(figsize=(6.0 * len(envs), 5.2), layout="constrained")
+    fig = Figure(figsize=(6.0 * len(envs), 5.8), layout="constrained")
     axes = fig.subplots(1, len(envs), squeeze=False)[0]
-    colours = dict(zip(dict.fromkeys(fronts["variant"]), SHIELD_COLOURS, strict=False))
+    variants = list(dict.fromkeys(fronts["variant"]))
+    colours = dict(zip(variants, SHIELD_COLOURS, strict=False))
+    sizes = {variant: 14.0 - 7.0 * i / max(len(variants) - 1, 1) for i, variant in enumerate(variants)}
+    handles: dict[str, Line2D] = {}
     for ax, env in zip(axes, envs, strict=True):
         rows = fronts[fronts["env"] == env]
         baselines = rows[~rows["mode"].isin(STATE_CHECK_MODES)].drop_duplicates("setting")
-        shielded = rows[rows["mode"].isin(STATE_CHECK_MODES)]
         for _, row in baselines.iterrows():
             marker, colour = BASELINE_MARKERS.get(row["mode"], ("o", "0.3"))
             ax.plot(row["violations_total_mean"], row["return_final_mean"], marker=marker, color=colour, ms=9, ls="")
-            ax.annotate(
-                row["setting"].split()[0],
-                (row["violations_total_mean"], row["return_final_mean"]),
-                xytext=(5, 5),
-                textcoords="offset points",
-                fontsize=TEXT_SIZE,
-            )
-        for _, row in shielded.iterrows():
-            colour = colours[row["variant"]]
-            x, y = row["violations_total_mean"], row["return_final_mean"]
-            xerr = _bar(row, "violations_total")
-            ax.errorbar(x, y, xerr=xerr, yerr=_bar(row, "return_final"), marker="o", color=colour, ms=8, capsize=3)
-            name = f"{row['variant']}: {_rule(row)}"
-            ax.annotate(name, (x, y), xytext=(5, -12), textcoords="offset points", fontsize=TEXT_SIZE, color=colour)
+            handles.setdefault(row["mode"], Line2D([], [], marker=marker, color=colour, ms=9, ls="", label=row["mode"]))
+        for variant in variants:
+            for _, row in rows[(rows["variant"] == variant) & rows["mode"].isin(STATE_CHECK_MODES)].iterrows():
+                rule = row["d_max_rule"] if isinstance(row.get("d_max_rule"), str) else "fixed"
+                marker, colour, size = RULE_MARKERS.get(rule, "o"), colours[variant], sizes[variant]
+                x, y = row["violations_total_mean"], row["return_final_mean"]
+                ax.errorbar(
+                    x,
+                    y,
+                    xerr=_bar(row, "violations_total"),
+                    yerr=_bar(row, "return_final"),
+                    marker=marker,
+                    color=colour,
+                    ms=size,
+                    mec="white",
+                    mew=0.8,
+                    capsize=3,
+                    ls="",
+                )
+                label = f"{variant}: {row['mode']} {rule}"
+                handles.setdefault(label, Line2D([], [], marker=marker, color=colour, ms=9, ls="", label=label))
         violations = rows["violations_total_mean"].to_numpy(dtype=float)
         positive = violations[np.isfinite(violations) & (violations > 0)]
         if len(positive) and positive.max() / positive.min() > 10:
@@ -147,6 +163,13 @@ def fronts_figure(fronts: pd.DataFrame, title: str) -> Figure:
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(short_env(env), fontsize=LABEL_SIZE)
         ax.grid(alpha=0.3)
+    fig.legend(
+        handles=list(handles.values()),
+        loc="outside lower center",
+        ncols=min(2 * len(envs), len(handles)),
+        fontsize=TEXT_SIZE,
+        frameon=False,
+    )
     add_title(fig, title, "each setting's mean over seeds; bars: 95% t-interval where the table gives one")
     return fig
 
@@ -156,10 +179,6 @@ def _bar(row: pd.Series, name: str) -> list[list[float]] | None:
     if not (np.isfinite(low) and np.isfinite(high)):
         return None
     return [[max(mean - low, 0.0)], [max(high - mean, 0.0)]]
-
-
-def _rule(row: pd.Series) -> str:
-    return f"{row['mode']} {row['d_max_rule']}" if isinstance(row.get("d_max_rule"), str) else str(row["mode"])
 
 
 def run_variants(plan: Plan, variants: Sequence[Variant]) -> int:

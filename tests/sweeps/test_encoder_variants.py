@@ -92,6 +92,8 @@ def test_the_fronts_figure_has_a_panel_per_task_and_names_every_variant():
     table = pd.DataFrame(rows).assign(violations_total_ci_low=np.nan, violations_total_ci_high=np.nan)
     fig = fronts_figure(table, "transfer")
     assert len(fig.axes) == 2
-    texts = {t.get_text() for t in fig.axes[0].texts}
-    assert {"dqn", "a: shield", "b: shield"} <= texts
+    names = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert names == ["dqn", "a: shield fixed", "b: shield fixed"]  # named once each, in a legend: no overprinting
+    sizes = [line.get_markersize() for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert sizes[0] > sizes[-1]  # a later variant drawn inside an earlier one where they coincide
     assert fig.axes[0].get_xscale() == "log"  # 5 to 500 violations
