@@ -35,7 +35,8 @@ def run_study(script: str, storage: Path, *args: str, timeout: int = 600) -> sub
 
 
 def run_dir(storage: Path, study: str) -> Path:
-    (found,) = [p for p in (storage / study).iterdir() if any(p.glob("*/params.json"))]  # not a published copy
+    """The study's one run folder: the published copy beside it holds files only."""
+    (found,) = [p for p in (storage / study).iterdir() if any(q.is_dir() for q in p.iterdir())]
     return found
 
 
