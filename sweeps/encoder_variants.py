@@ -32,7 +32,15 @@ from rllib_algos.pretrain_budgets import EncoderSetting, encoder_spec
 from shield.artifacts import ArtifactStore
 from shield.settings import STATE_CHECK_MODES
 from sweeps.plan import Plan, make_plan
-from sweeps.plot_style import BASELINE_MARKERS, LABEL_SIZE, SHIELD_COLOURS, TEXT_SIZE, add_title, save
+from sweeps.plot_style import (
+    BASELINE_MARKERS,
+    LABEL_SIZE,
+    SHIELD_COLOURS,
+    TEXT_SIZE,
+    add_title,
+    save,
+    set_violations_scale,
+)
 
 OPERATING_COLUMNS = (
     "variant",
@@ -154,10 +162,7 @@ def fronts_figure(fronts: pd.DataFrame, title: str) -> Figure:
                 )
                 label = f"{variant}: {row['mode']} {rule}"
                 handles.setdefault(label, Line2D([], [], marker=marker, color=colour, ms=9, ls="", label=label))
-        violations = rows["violations_total_mean"].to_numpy(dtype=float)
-        positive = violations[np.isfinite(violations) & (violations > 0)]
-        if len(positive) and positive.max() / positive.min() > 10:
-            ax.set_xscale("log")
+        set_violations_scale(ax, "x", rows["violations_total_mean"].to_numpy(dtype=float))
         ax.set_xlabel("violations_total: lava deaths in training (mean over seeds)", fontsize=LABEL_SIZE)
         ax.set_ylabel("return_final (mean over seeds)", fontsize=LABEL_SIZE)
         ax.set_ylim(-0.05, 1.05)

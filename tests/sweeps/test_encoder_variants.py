@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from rllib_algos.pretrain_budgets import DEFAULT_ENCODER, ENCODER_TRAIN_ENVS, EncoderSetting, encoder_spec
 from sweeps.encoder_variants import Variant, fronts_figure, operating_points, variant_plans
 from sweeps.plan import make_plan, parse_args
+from tests.sweeps.test_plots import overprinted
 
 ROOT = Path(__file__).resolve().parents[2]
 S9N1, S9N2, S9N3 = (f"MiniGrid-LavaCrossingS9N{n}-v0" for n in (1, 2, 3))
@@ -96,4 +98,15 @@ def test_the_fronts_figure_has_a_panel_per_task_and_names_every_variant():
     assert names == ["dqn", "a: shield fixed", "b: shield fixed"]  # named once each, in a legend: no overprinting
     sizes = [line.get_markersize() for line in fig.axes[0].lines if line.get_marker() == "o"]
     assert sizes[0] > sizes[-1]  # a later variant drawn inside an earlier one where they coincide
-    assert fig.axes[0].get_xscale() == "log"  # 5 to 500 violations
+    assert fig.axes[0].get_xscale() == "symlog"  # 5 to 500 violations, on the report's own scale
+
+
+@pytest.mark.parametrize("study", ["latent_loss", "transfer"])
+def test_the_committed_fronts_figures_overprint_nothing(study):
+    """The committed comparisons' own rows, drawn as the study draws them."""
+    fronts = pd.read_csv(ROOT / "results" / study / "nstep3" / "fronts.csv")
+    fig = fronts_figure(fronts, f"{study}: a title as long as a study's title is")
+    FigureCanvasAgg(fig)
+    assert overprinted(fig) == []
+    drawn = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert {f"{v}: " for v in fronts["variant"]} <= {name[: name.index(":") + 2] for name in drawn if ":" in name}
