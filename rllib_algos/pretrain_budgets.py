@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from shield.artifacts import ArtifactSpec
 from shield.contrastive import DEFAULT_LATENT_LOSS, latent_loss
-from shield.envs import check_env_id, check_obs_kind
+from shield.envs import FRAME, check_env_id, check_obs_kind, grid_side
 from shield.networks import QTorso
 from shield.settings import PAPER_SHIELD
 
@@ -119,6 +119,11 @@ class EncoderSetting:
             raise ValueError("encoder_envs must name at least one environment")
         for env_id in self.encoder_envs:
             check_env_id(env_id)
+            if grid_side(env_id) != FRAME:
+                raise ValueError(
+                    f"encoder_envs: {env_id} is larger than the {FRAME}×{FRAME} frame the encoder is built for; "
+                    f"pick tasks up to {FRAME}×{FRAME}"
+                )
         if len(set(self.encoder_envs)) != len(self.encoder_envs):
             raise ValueError(f"encoder_envs names an environment twice: {list(self.encoder_envs)}")
 

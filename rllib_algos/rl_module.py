@@ -22,7 +22,7 @@ from ray.rllib.utils.annotations import override
 from ray.rllib.utils.schedules.scheduler import Scheduler
 
 from rllib_algos.metrics import pack_decisions
-from shield.envs import OBS_KINDS, obs_shape
+from shield.envs import FRAME, obs_shape
 from shield.networks import QNetwork
 from shield.shield import Shield
 from shield.weights import WeightFiles
@@ -35,13 +35,16 @@ SHIELD_DECISIONS = "shield_decisions"
 SHIELD_DISTANCE = "shield_distance"
 
 
-def obs_kind_of(shape: tuple[int, ...]) -> str:
-    """The observation kind ("symbolic" or "pixels") whose shape is `shape`."""
-    for kind in OBS_KINDS:
-        if tuple(shape) == obs_shape(kind):
-            return kind
+def obs_kind_of(shape: tuple[int, ...]) -> tuple[str, int]:
+    """The observation kind ("symbolic" or "pixels") whose shape is `shape`, and the side
+    of its frame in cells (`shield.envs.grid_side`)."""
+    if tuple(shape) == obs_shape("pixels"):
+        return "pixels", FRAME
+    side = int(shape[0]) if len(shape) == 3 else 0
+    if tuple(shape) == obs_shape("symbolic", side) and side >= FRAME:
+        return "symbolic", side
     raise ValueError(
-        f"observation shape {tuple(shape)} is neither symbolic {obs_shape('symbolic')} "
+        f"observation shape {tuple(shape)} is neither symbolic (S, S, 3) with S >= {FRAME} "
         f"nor pixels {obs_shape('pixels')}: build the env with shield.envs.make_env"
     )
 
@@ -57,8 +60,8 @@ class PaperDQNModule(DefaultDQNTorchRLModule):
         self.uses_double_q = bool(self.model_config.get("double_q", True))
         self.num_atoms = 1
         self.epsilon_schedule = Scheduler(fixed_value_or_schedule=self.model_config["epsilon"], framework="torch")
-        self.obs_kind = obs_kind_of(self.observation_space.shape)
-        q = QNetwork(self.obs_kind, int(self.action_space.n))
+        self.obs_kind, self.side = obs_kind_of(self.observation_space.shape)
+        q = QNetwork(self.obs_kind, int(self.action_space.n), self.side)
         self.encoder, self.af = q.torso, q.head
         if self.inference_only:  # an EnvRunner's copy: acts only (see `train`)
             self.eval()
@@ -132,7 +135,9 @@ class ShieldedDQNModule(PaperDQNModule):
     def make_shield(self) -> Shield:
         """The shield of ``model_config["shield"]`` for this module's observations."""
         weights = self.model_config.get("shield_weights") or WeightFiles()
-        return Shield.load(self.model_config["shield"], weights, self.obs_kind, num_actions=int(self.action_space.n))
+        return Shield.load(
+            self.model_config["shield"], weights, self.obs_kind, num_actions=int(self.action_space.n), side=self.side
+        )
 
     def record_violation(self, obs: np.ndarray) -> None:
         """Store the embedding of `obs` [H, W, C], the state before a lava death

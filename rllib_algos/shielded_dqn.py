@@ -25,7 +25,7 @@ from ray.rllib.utils.annotations import override
 from rllib_algos.callbacks import ShieldCallbacks
 from rllib_algos.paper_dqn import PaperDQN, PaperDQNConfig
 from rllib_algos.rl_module import ShieldedDQNModule
-from shield.envs import check_env_id, check_obs_kind
+from shield.envs import check_env_id, check_obs_kind, check_pixels_fit, grid_side
 from shield.settings import DEFAULT_SHIELD, ShieldParams
 from shield.shield import Shield
 from shield.weights import WeightFiles
@@ -118,6 +118,8 @@ class ShieldedDQNConfig(PaperDQNConfig):
         check_env_id(self.env)
         obs = self.env_config.get("obs", "symbolic")
         check_obs_kind(obs)
+        if obs == "pixels":
+            check_pixels_fit(self.env)
         layout_seed = self.env_config.get("layout_seed")
         if layout_seed is not None and (isinstance(layout_seed, bool) or int(layout_seed) != layout_seed):
             raise ValueError(f"layout_seed must be an integer or None, got {layout_seed!r}")
@@ -125,7 +127,7 @@ class ShieldedDQNConfig(PaperDQNConfig):
             raise ValueError(f"shield settings must be a ShieldParams, got {type(self.shield_params).__name__}")
         if not isinstance(self.shield_weights, WeightFiles):
             raise ValueError(f"weights must be a shield.weights.WeightFiles, got {type(self.shield_weights).__name__}")
-        Shield.load(self.shield_params, self.shield_weights, obs)
+        Shield.load(self.shield_params, self.shield_weights, obs, side=grid_side(self.env))
 
 
 class ShieldedDQN(PaperDQN):

@@ -1,8 +1,8 @@
 """MiniGrid crossing environments that report safety violations.
 
-`make_env` is the one factory: it builds MiniGrid-LavaCrossingS9N{1,2,3}-v0 or
-MiniGrid-SimpleCrossingS9N{1,2}-v0 with a fully observable observation of one of two kinds
-and adds to every step's `info`:
+`make_env` is the one factory: it builds one of `ENV_IDS` (the MiniGrid tasks whose hazard
+is lava, and the SimpleCrossing source tasks) with a fully observable observation of one
+of two kinds and adds to every step's `info`:
 
 - ``cost``: 1.0 when the step ended the episode in lava (a violation), else 0.0
   (the Safety-Gymnasium convention);
@@ -13,44 +13,87 @@ and adds to every step's `info`:
 
 Observation kinds (both ``uint8``; networks cast them):
 
-- ``"symbolic"``: MiniGrid's full grid encoding, shape (9, 9, 3) indexed [x, y, channel]
+- ``"symbolic"``: MiniGrid's full grid encoding, shape (S, S, 3) indexed [x, y, channel]
   with channels (object type, colour, state/direction);
 - ``"pixels"``: the full top-down RGB view, shape (84, 84, 3) (the paper's input),
   rendered at 28 px per tile and averaged over 3×3 blocks.
+
+Grids smaller than the paper's 9×9 (LavaGap S5–S7, DistShift's 9×7) are padded with wall
+cells on the right and at the bottom to a 9×9 frame, in both kinds: the start cell stays at
+(1, 1), and networks trained on the 9×9 crossings read them unchanged. Larger grids
+(LavaCrossingS11N5, 11×11) keep their size, S = `grid_side(env_id)`: symbolic networks
+are built for that side (`shield.networks`), and pixels are refused (they are drawn for the
+9×9 frame only).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the MiniGrid-* ids with gymnasium)
 import numpy as np
 from minigrid.core.actions import Actions
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from minigrid.core.grid import Grid
+from minigrid.core.world_object import Wall
 from minigrid.wrappers import FullyObsWrapper
 
 ENV_IDS: tuple[str, ...] = (
     "MiniGrid-LavaCrossingS9N1-v0",
     "MiniGrid-LavaCrossingS9N2-v0",
     "MiniGrid-LavaCrossingS9N3-v0",
+    "MiniGrid-LavaCrossingS11N5-v0",
+    "MiniGrid-LavaGapS5-v0",
+    "MiniGrid-LavaGapS6-v0",
+    "MiniGrid-LavaGapS7-v0",
+    "MiniGrid-DistShift1-v0",
+    "MiniGrid-DistShift2-v0",
     "MiniGrid-SimpleCrossingS9N1-v0",
     "MiniGrid-SimpleCrossingS9N2-v0",
+    "MiniGrid-SimpleCrossingS9N3-v0",
+    "MiniGrid-SimpleCrossingS11N5-v0",
 )
 # The paper's environment: the default of every study and the encoder's training task.
 DEFAULT_ENV = "MiniGrid-LavaCrossingS9N1-v0"
 OBS_KINDS: tuple[str, ...] = ("symbolic", "pixels")
 NUM_ACTIONS = 7
 FORWARD = int(Actions.forward)
+FRAME = 9  # the paper's grid side: smaller grids are padded to it
 PIXELS = 84
 _TILE = 28  # 9 tiles * 28 px = 252 = 3 * 84
-_OBS_SHAPES = {"symbolic": (9, 9, 3), "pixels": (PIXELS, PIXELS, 3)}
+_WALL = (OBJECT_TO_IDX["wall"], COLOR_TO_IDX["grey"], 0)  # MiniGrid's encoding of a wall cell
 
 
 def check_env_id(env_id: str) -> None:
     """Raise ValueError naming the accepted ids when `env_id` is not one of them."""
     if env_id not in ENV_IDS:
         raise ValueError(f"env must be one of {list(ENV_IDS)}, got {env_id!r}")
+
+
+@cache
+def grid_size(env_id: str) -> tuple[int, int]:
+    """(width, height) of the task's grid, in cells."""
+    check_env_id(env_id)
+    base = gym.make(env_id).unwrapped
+    return int(base.width), int(base.height)
+
+
+def grid_side(env_id: str) -> int:
+    """S, the side of the task's square observation frame: 9, or the grid's larger side
+    where that exceeds 9 (11 for the S11N5 tasks)."""
+    return max(FRAME, *grid_size(env_id))
+
+
+def check_pixels_fit(env_id: str) -> None:
+    """Raise ValueError when `env_id`'s grid is larger than the pixel frame."""
+    if grid_side(env_id) > FRAME:
+        width, height = grid_size(env_id)
+        raise ValueError(
+            f"obs='pixels' draws grids up to {FRAME}×{FRAME}, and {env_id} is {width}×{height}: "
+            "use obs='symbolic' (--obs symbolic) for it"
+        )
 
 
 def check_obs_kind(obs: str) -> str:
@@ -60,10 +103,11 @@ def check_obs_kind(obs: str) -> str:
     return obs
 
 
-def obs_shape(obs: str) -> tuple[int, int, int]:
-    """Observation shape (H, W, C) for an observation kind."""
+def obs_shape(obs: str, side: int = FRAME) -> tuple[int, int, int]:
+    """Observation shape (H, W, C) for an observation kind, on a frame of `side` cells
+    (`grid_side(env_id)`; pixels only on the 9×9 frame)."""
     check_obs_kind(obs)
-    return _OBS_SHAPES[obs]
+    return (PIXELS, PIXELS, 3) if obs == "pixels" else (side, side, 3)
 
 
 def lava_ahead(env: gym.Env) -> bool:
@@ -128,15 +172,25 @@ def skip_agent_view(env: gym.Env) -> None:
 
 
 class SymbolicObs(gym.ObservationWrapper):
-    """Full grid encoding, uint8 (9, 9, 3)."""
+    """Full grid encoding, uint8 (S, S, 3): the grid at [:width, :height], walls beyond."""
 
-    def __init__(self, env: gym.Env):
+    def __init__(self, env: gym.Env, side: int):
         env = FullyObsWrapper(env)
         super().__init__(env)
-        self.observation_space = env.observation_space["image"]
+        self.observation_space = gym.spaces.Box(0, 255, (side, side, 3), np.uint8)
+        self._frame = np.empty((side, side, 3), np.uint8)
+        self._frame[...] = _WALL
 
     def observation(self, observation: dict) -> np.ndarray:
-        return observation["image"]
+        image = observation["image"]
+        if image.shape == self._frame.shape:
+            return image
+        frame = self._frame.copy()
+        frame[: image.shape[0], : image.shape[1]] = image
+        return frame
+
+
+_PADDING = Wall()  # the cell drawn beyond a grid smaller than the frame
 
 
 class PixelObs(gym.ObservationWrapper):
@@ -163,11 +217,12 @@ class PixelObs(gym.ObservationWrapper):
     def observation(self, observation: Any) -> np.ndarray:
         base = self.env.unwrapped
         grid, (ax, ay) = base.grid, base.agent_pos
-        full = np.empty((grid.height * _TILE, grid.width * _TILE, 3), np.uint8)
-        for y in range(grid.height):
-            for x in range(grid.width):
+        full = np.empty((FRAME * _TILE, FRAME * _TILE, 3), np.uint8)
+        for y in range(FRAME):
+            for x in range(FRAME):
+                inside = x < grid.width and y < grid.height
                 agent_dir = base.agent_dir if (x, y) == (ax, ay) else None
-                tile = self._tile(grid.get(x, y), agent_dir)
+                tile = self._tile(grid.get(x, y) if inside else _PADDING, agent_dir)
                 full[y * _TILE : (y + 1) * _TILE, x * _TILE : (x + 1) * _TILE] = tile
         rows = full[0::3].astype(np.uint16) + full[1::3] + full[2::3]
         blocks = rows[:, 0::3] + rows[:, 1::3] + rows[:, 2::3]
@@ -183,18 +238,21 @@ def make_env(
 
     Args:
         env_id: one of `ENV_IDS`.
-        obs: "symbolic" (uint8 9×9×3 grid) or "pixels" (uint8 84×84×3 RGB).
+        obs: "symbolic" (uint8 S×S×3 grid, S = `grid_side(env_id)`) or "pixels" (uint8
+            84×84×3 RGB; grids up to 9×9).
         layout_seed: when given, every episode uses this layout; else a new random
             layout per episode (seeded by the caller's `reset(seed=...)`).
     """
     check_env_id(env_id)
     check_obs_kind(obs)
+    if obs == "pixels":
+        check_pixels_fit(env_id)
     env = gym.make(env_id)
     if layout_seed is not None:
         env = FixedLayout(env, layout_seed)
     env = SafetyInfo(env)
     skip_agent_view(env)
-    return SymbolicObs(env) if obs == "symbolic" else PixelObs(env)
+    return SymbolicObs(env, grid_side(env_id)) if obs == "symbolic" else PixelObs(env)
 
 
 _TURN_LEFT, _TURN_RIGHT = int(Actions.left), int(Actions.right)

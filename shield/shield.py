@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from shield.envs import NUM_ACTIONS
+from shield.envs import FRAME, NUM_ACTIONS
 from shield.memo import FrozenMemo
 from shield.settings import ACTION_CHECK_MODES, STATE_CHECK_MODES, ShieldParams
 from shield.threshold import AdaptiveThreshold, CappedThreshold
@@ -147,12 +147,16 @@ class Shield:
         obs_kind: str,
         generator: torch.Generator | None = None,
         num_actions: int = NUM_ACTIONS,
+        side: int = FRAME,
     ) -> Shield:
         """The shield of `params` with the frozen networks its mode uses, from `weights`
-        (the encoder trained with ``params.margin``), for `num_actions` actions."""
+        (the encoder trained with ``params.margin``), for `num_actions` actions on a frame
+        of `side` cells (`shield.envs.grid_side`)."""
         used = weights.used_by(params)
-        encoder = load_frozen(used.encoder(params.margin), "encoder", obs_kind) if used.encoders else None
-        prior_q = load_frozen(used.prior_q, "prior_q", obs_kind) if params.mode in ACTION_CHECK_MODES else None
+        encoder = load_frozen(used.encoder(params.margin), "encoder", obs_kind, side=side) if used.encoders else None
+        prior_q = (
+            load_frozen(used.prior_q, "prior_q", obs_kind, side=side) if params.mode in ACTION_CHECK_MODES else None
+        )
         return cls(params, encoder, prior_q, generator, num_actions)
 
     @torch.no_grad()

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from shield.envs import NUM_ACTIONS
+from shield.envs import FRAME, NUM_ACTIONS
 from shield.networks import LATENT_DIM, Encoder, QNetwork
 from shield.settings import ACTION_CHECK_MODES, STATE_CHECK_MODES, ShieldParams
 
@@ -71,12 +71,15 @@ class WeightFiles:
         raise ValueError(f"no encoder for margin {margin!r}: the weight files hold margins {self.margins}")
 
 
-def build(kind: str, obs_kind: str, latent_dim: int = LATENT_DIM, num_actions: int = NUM_ACTIONS) -> nn.Module:
-    """A fresh network of `kind` ("encoder", "prior_q" or "source_q") for `obs_kind`."""
+def build(
+    kind: str, obs_kind: str, latent_dim: int = LATENT_DIM, num_actions: int = NUM_ACTIONS, side: int = FRAME
+) -> nn.Module:
+    """A fresh network of `kind` ("encoder", "prior_q" or "source_q") for `obs_kind`, on a
+    frame of `side` cells (symbolic; `shield.envs.grid_side`)."""
     if kind == "encoder":
-        return Encoder(obs_kind, latent_dim)
+        return Encoder(obs_kind, latent_dim, side)
     if kind in ("prior_q", "source_q"):
-        return QNetwork(obs_kind, num_actions)
+        return QNetwork(obs_kind, num_actions, side)
     raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
 
 
@@ -85,6 +88,9 @@ def save_frozen(path: str | Path, kind: str, obs_kind: str, network: nn.Module) 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"kind": kind, "obs": obs_kind, "state_dict": network.state_dict()}
+    side = int(getattr(network, "side", FRAME))
+    if side != FRAME:  # a 9×9 file carries no side, so its bytes match the committed artifacts
+        payload["side"] = side
     if kind == "encoder":
         payload["latent_dim"] = int(network.latent_dim)
     else:
@@ -99,13 +105,14 @@ def load_frozen(
     obs_kind: str,
     latent_dim: int = LATENT_DIM,
     num_actions: int = NUM_ACTIONS,
+    side: int = FRAME,
 ) -> nn.Module:
-    """Load a frozen network in eval mode with gradients off.
+    """Load a frozen network in eval mode with gradients off, for a frame of `side` cells.
 
     Raises:
         ValueError: naming the field (`weights.encoders` or `weights.prior_q`) when the file
-            is missing, unreadable, of another kind or observation kind, or its weights
-            do not fit the network.
+            is missing, unreadable, of another kind, observation kind or frame side, or its
+            weights do not fit the network.
     """
     param = KINDS[kind]
     if path is None:
@@ -126,7 +133,13 @@ def load_frozen(
             f"{param} {str(path)!r} was trained for obs={payload.get('obs')!r}, "
             f"but the environment uses obs={obs_kind!r}"
         )
-    network = build(kind, obs_kind, latent_dim, num_actions)
+    trained_side = int(payload.get("side", FRAME))
+    if obs_kind == "symbolic" and trained_side != side:
+        raise ValueError(
+            f"{param} {str(path)!r} was trained on {trained_side}×{trained_side} grids, but the environment's "
+            f"grid is {side}×{side}: pretrain {param.removeprefix('weights.')} on tasks of that size"
+        )
+    network = build(kind, obs_kind, latent_dim, num_actions, side)
     try:
         network.load_state_dict(payload["state_dict"])
     except RuntimeError as err:

@@ -2,7 +2,7 @@
 
 shieldsweep threshold --d-max 1 2.5          # the same as python sweeps/threshold.py --d-max 1 2.5
 shieldsweep pretrain  --obs symbolic --pretrain-budget quick [--margin 10 --margin 5]
-shieldsweep quality   --obs symbolic --pretrain-budget quick [--margin 10]
+shieldsweep quality   --obs symbolic --pretrain-budget quick [--margin 10] [--envs MiniGrid-LavaGapS7-v0]
 shieldsweep report    results/threshold/<run-id>
 """
 
@@ -24,6 +24,7 @@ from sweeps.plan import (
     add_encoder_arguments,
     add_renamed_flag,
     add_study_arguments,
+    check_frame,
     encoder_setting,
 )
 
@@ -86,6 +87,11 @@ def pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figure(figures: dict, name: str, digits: int = 3) -> str:
+    """A manifest's figure for printing: "—" where the manifest has none (another task)."""
+    return f"{figures[name]:.{digits}f}" if name in figures else "—"
+
+
 def quality(args: argparse.Namespace) -> int:
     """Recompute the quality figures of stored artifacts and print them beside the manifest's
     (with --write, store the recomputed figures in the manifests, and the encoders'
@@ -99,32 +105,41 @@ def quality(args: argparse.Namespace) -> int:
 
     store = ArtifactStore(args.artifact_dir)
     budget = check_budget(args.pretrain_budget)
-    data = {env_id: random_experience([env_id], args.obs, budget.eval_steps, EVAL_SEED) for env_id in EVAL_ENVS}
+    envs = list(dict.fromkeys(args.envs or EVAL_ENVS))
+    try:
+        for env_id in envs:
+            check_frame(env_id, args.obs)
+    except ValueError as err:
+        print(f"error: --envs: {err}", file=sys.stderr)
+        return 2
+    data = {env_id: random_experience([env_id], args.obs, budget.eval_steps, EVAL_SEED) for env_id in envs}
     prior = prior_spec(args.obs, args.pretrain_budget, args.lava_bootstrap)
     q_p = load_frozen(store.check(prior), "prior_q", args.obs)
     print(f"{prior.key}  (Q_p: unsafe_flagged target >= 0.95; safe_flagged lower is better)")
-    walks = {env_id: on_policy_walks(env_id, args.obs) for env_id in EVAL_ENVS}
+    walks = {env_id: on_policy_walks(env_id, args.obs) for env_id in envs}
+    recorded = store.manifest(prior)["quality"]
     prior_figures = {}
     for env_id, d in data.items():
         now = prior_figures[env_id] = prior_q_quality(q_p, d) | {
             "on_policy": prior_q_quality(q_p, concatenated([walk for _, walk in walks[env_id]]))
         }
-        then = store.manifest(prior)["quality"][env_id]
+        then = recorded.get(env_id, {})
         policy = now["on_policy"]
         print(
-            f"  {env_id:32s} unsafe_flagged {now['unsafe_flagged']:.3f} (manifest {then['unsafe_flagged']:.3f})"
-            f"  safe_flagged {now['safe_flagged']:.3f} (manifest {then['safe_flagged']:.3f})"
+            f"  {env_id:32s} unsafe_flagged {now['unsafe_flagged']:.3f} (manifest {_figure(then, 'unsafe_flagged')})"
+            f"  safe_flagged {now['safe_flagged']:.3f} (manifest {_figure(then, 'safe_flagged')})"
             f"  on-policy: {policy['unsafe_flagged']:.3f} / {policy['safe_flagged']:.3f}"
         )
     if args.write:
-        store.amend(prior, {"quality": prior_figures})
+        store.amend(prior, {"quality": recorded | prior_figures})
     for margin in args.margin or [PAPER_SHIELD.margin]:
         spec = encoder_spec(args.obs, args.pretrain_budget, margin, encoder_setting(args))
         encoder = load_frozen(store.check(spec), "encoder", args.obs)
         figures = {env_id: encoder_quality(encoder, d, walks[env_id]) for env_id, d in data.items()}
         print(f"{spec.key}  (encoder: ROC AUC target >= 0.95; state check at d_max: flag rate / precision / recall)")
+        recorded = store.manifest(spec)["quality"]
         for env_id, now in figures.items():
-            then = store.manifest(spec)["quality"][env_id]["roc_auc"]
+            then = _figure(recorded.get(env_id, {}), "roc_auc", digits=4)
             points = now["operating_points"]
             at = "  ".join(
                 f"{d}: {p['flag_rate']:.2f} / {p['precision']:.2f} / {p['recall']:.2f}"
@@ -132,7 +147,7 @@ def quality(args: argparse.Namespace) -> int:
                 if d in ("1", "2.5", "4")
             )
             print(
-                f"  {env_id:32s} roc_auc {now['roc_auc']:.4f} (manifest {then:.4f})  median D safe "
+                f"  {env_id:32s} roc_auc {now['roc_auc']:.4f} (manifest {then})  median D safe "
                 f"{points['D_safe']['q50']:.2f}, lava ahead {points['D_unsafe']['q50']:.2f}  {at}"
             )
             for rule, policy in now["on_policy"].items():
@@ -143,7 +158,7 @@ def quality(args: argparse.Namespace) -> int:
                 )
                 print(f"  {'':32s} on-policy, buffer {rule:8s} median D safe {policy['D_safe']['q50']:.2f}  {at}")
         if args.write:
-            store.amend(spec, {"quality": figures})
+            store.amend(spec, {"quality": recorded | figures})
             plot_operating_points(figures, store.folder(spec) / "operating_points.png", title=spec.key)
             print(f"  written into {store.folder(spec) / 'manifest.json'} and operating_points.png")
     return 0
@@ -192,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     q = commands.add_parser("quality", help="recompute the quality figures of stored artifacts")
     _add_artifact_args(q)
     q.add_argument("--write", action="store_true", help="store the recomputed encoder figures in the manifests")
+    q.add_argument(
+        "--envs",
+        nargs="+",
+        metavar="ENV",
+        help="tasks to measure on, held-out random layouts (default: the three LavaCrossingS9 tasks)",
+    )
     q.set_defaults(run=quality)
     r = commands.add_parser("report", help="rebuild tables and plots from a run folder or a published folder")
     r.add_argument("run_dir", help="a study run folder (results/threshold/<run-id>) or a published one")

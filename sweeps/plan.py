@@ -29,7 +29,16 @@ from rllib_algos.pretrain_budgets import (
 )
 from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from shield.contrastive import LATENT_LOSSES
-from shield.envs import DEFAULT_ENV, OBS_KINDS, check_env_id, check_obs_kind
+from shield.envs import (
+    DEFAULT_ENV,
+    FRAME,
+    OBS_KINDS,
+    check_env_id,
+    check_obs_kind,
+    check_pixels_fit,
+    grid_side,
+    grid_size,
+)
 from shield.settings import (
     BUFFER_RULES,
     D_MAX_RULES,
@@ -346,6 +355,20 @@ def run_id_for(
     return f"{short_env}-{obs}-{args.budget}-{args.agent}-{digest}"
 
 
+def check_frame(env_id: str, obs: str) -> None:
+    """ValueError, saying what to pick, when the shield's networks cannot read `env_id`:
+    they are pretrained on the 9×9 frame, into which every smaller task is padded."""
+    if obs == "pixels":
+        check_pixels_fit(env_id)
+    if grid_side(env_id) != FRAME:
+        width, height = grid_size(env_id)
+        raise ValueError(
+            f"{env_id} is {width}×{height}, and the shield's networks read grids up to {FRAME}×{FRAME} "
+            f"(smaller tasks are padded to it): no encoder or Q_p is pretrained for larger grids yet; "
+            f"pick a task up to {FRAME}×{FRAME}"
+        )
+
+
 def make_plan(
     study: Study, args: argparse.Namespace, extra_settings: Sequence[ShieldParams] = (), run_id: str | None = None
 ) -> Plan:
@@ -357,6 +380,10 @@ def make_plan(
     check_env_id(args.env)
     budget = STUDY_BUDGETS[args.budget]
     obs = check_obs_kind(args.obs or budget.obs)
+    try:
+        check_frame(args.env, obs)
+    except ValueError as err:
+        raise ValueError(f"--env: {err}") from None
     agent_preset(args.agent)
     seeds_per_setting = budget.seeds if args.seeds is None else args.seeds
     first_round = None

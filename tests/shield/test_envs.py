@@ -3,17 +3,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
-from shield.envs import ENV_IDS, FORWARD, lava_ahead, make_env, obs_shape, on_lava
+from shield.envs import ENV_IDS, FORWARD, FRAME, grid_side, grid_size, lava_ahead, make_env, obs_shape, on_lava
 from shield.oracle import lava_ahead_from_grid
+
+PIXEL_IDS = [env_id for env_id in ENV_IDS if grid_side(env_id) == FRAME]
+LAVA_IDS = [env_id for env_id in ENV_IDS if "SimpleCrossing" not in env_id]
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 @pytest.mark.parametrize("obs", ["symbolic", "pixels"])
 def test_observations_are_uint8_of_the_documented_shape(env_id, obs):
+    if obs == "pixels" and env_id not in PIXEL_IDS:
+        with pytest.raises(ValueError, match="use obs='symbolic'"):
+            make_env(env_id, obs=obs)
+        return
     env = make_env(env_id, obs=obs, layout_seed=1)
     first, info = env.reset()
-    assert first.dtype == np.uint8 and first.shape == obs_shape(obs) == env.observation_space.shape
+    shape = obs_shape(obs, grid_side(env_id))
+    assert first.dtype == np.uint8 and first.shape == shape == env.observation_space.shape
     start = tuple(int(v) for v in env.unwrapped.agent_pos)
     assert info == {"cost": 0.0, "unsafe_state": False, "unsafe_action": False, "agent_pos": start}
     after, *_, step_info = env.step(0)  # a turn: the step was taken from the start cell
@@ -41,8 +50,29 @@ def test_fixed_layout_repeats_and_random_layouts_differ():
     assert len(layouts) > 1
 
 
-@pytest.mark.parametrize("env_id", ["MiniGrid-LavaCrossingS9N1-v0", "MiniGrid-LavaCrossingS9N3-v0"])
+def test_a_smaller_grid_is_padded_with_walls_to_the_9x9_frame():
+    """DistShift (9 wide, 7 high) and LavaGapS5: the grid at [:width, :height], walls beyond,
+    the same in pixels (wall tiles) as in the symbolic frame."""
+    for env_id in ("MiniGrid-DistShift1-v0", "MiniGrid-LavaGapS5-v0"):
+        width, height = grid_size(env_id)
+        symbolic, _ = make_env(env_id).reset(seed=0)
+        env = make_env(env_id)
+        env.reset(seed=0)
+        base = env.unwrapped
+        expected = base.grid.encode()
+        expected[tuple(base.agent_pos)] = (OBJECT_TO_IDX["agent"], COLOR_TO_IDX["red"], base.agent_dir)
+        np.testing.assert_array_equal(symbolic[:width, :height], expected)
+        np.testing.assert_array_equal(symbolic[width:, :, 0], OBJECT_TO_IDX["wall"])
+        np.testing.assert_array_equal(symbolic[:, height:, 0], OBJECT_TO_IDX["wall"])
+        pixels, _ = make_env(env_id, obs="pixels").reset(seed=0)
+        wall = pixels[-5:, -5:]  # the bottom-right tile is padding in both: a wall's grey
+        assert (wall == wall[0, 0]).all() and wall[0, 0, 0] == wall[0, 0, 1] == wall[0, 0, 2] > 0
+
+
+@pytest.mark.parametrize("env_id", LAVA_IDS)
 def test_info_ground_truth_and_cost_over_random_play(env_id):
+    """On every lava task: unsafe_state, unsafe_action and cost against the grid read back
+    from the observation (`shield.oracle`) and MiniGrid's own state, over random play."""
     env = make_env(env_id, obs="symbolic")
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)
@@ -65,10 +95,23 @@ def test_info_ground_truth_and_cost_over_random_play(env_id):
     assert deaths > 5 and flagged_states > deaths
 
 
+@pytest.mark.parametrize("env_id", [e for e in ENV_IDS if e not in LAVA_IDS])
+def test_the_source_tasks_have_no_lava(env_id):
+    env = make_env(env_id)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        *_, terminated, truncated, info = env.step(int(rng.integers(3)))
+        assert not (info["cost"] or info["unsafe_state"] or info["unsafe_action"])
+        if terminated or truncated:
+            env.reset()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"env_id": "MiniGrid-LavaCrossingS11N5-v0"}, "env must be one of"),
+        ({"env_id": "MiniGrid-LavaCrossingS13N4-v0"}, "env must be one of .*MiniGrid-LavaGapS7-v0"),
+        ({"env_id": "MiniGrid-LavaCrossingS11N5-v0", "obs": "pixels"}, "11×11: use obs='symbolic'"),
         ({"obs": "rgb"}, "obs must be one of"),
     ],
 )

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 from torch import nn
 
-from shield.networks import QTorso, prepare_obs
+from shield.envs import grid_side, make_env
+from shield.networks import AutoEncoder, QNetwork, QTorso, prepare_obs
+from shield.weights import load_frozen, save_frozen
 
 
 def one_hot_reference(obs: torch.Tensor) -> torch.Tensor:
@@ -30,3 +34,27 @@ def test_symbolic_torso_ignores_the_wall_border():
     torch.testing.assert_close(torso(obs), torso(changed))
     changed[:, 4, 4] = 9  # an inner cell does matter
     assert not torch.allclose(torso(obs), torso(changed))
+
+
+@pytest.mark.parametrize("env_id", ["MiniGrid-LavaGapS7-v0", "MiniGrid-LavaCrossingS11N5-v0"])
+def test_symbolic_networks_are_built_for_the_tasks_frame(env_id):
+    """A 9×9 frame (LavaGapS7, padded) and an 11×11 one: Q-values per action, a latent per
+    state, and a reconstruction of the input's shape."""
+    env = make_env(env_id)
+    obs = torch.as_tensor(np.stack([env.reset(seed=s)[0] for s in range(4)]))
+    side = grid_side(env_id)
+    assert obs.shape == (4, side, side, 3)
+    assert QNetwork("symbolic", side=side)(obs).shape == (4, 7)
+    z, reconstruction = AutoEncoder("symbolic", side=side)(obs)
+    assert z.shape == (4, 50) and reconstruction.shape == prepare_obs(obs, "symbolic").shape
+
+
+def test_a_network_of_one_frame_is_refused_on_another(tmp_path):
+    path = save_frozen(tmp_path / "q.pt", "prior_q", "symbolic", QNetwork("symbolic", side=11))
+    assert load_frozen(path, "prior_q", "symbolic", side=11).side == 11
+    with pytest.raises(ValueError, match=r"trained on 11×11 grids, but the environment's grid is 9×9"):
+        load_frozen(path, "prior_q", "symbolic")
+    nine = save_frozen(tmp_path / "q9.pt", "prior_q", "symbolic", QNetwork("symbolic"))
+    assert "side" not in torch.load(nine, weights_only=True)  # a 9×9 file reads as it always did
+    with pytest.raises(ValueError, match=r"trained on 9×9 grids, but the environment's grid is 11×11"):
+        load_frozen(nine, "prior_q", "symbolic", side=11)

@@ -40,6 +40,7 @@ def test_the_encoders_tasks_and_loss_are_part_of_its_artifact_key():
         ({"encoder_envs": ()}, "at least one"),
         ({"encoder_envs": ("CartPole-v1",)}, "env must be one of"),
         ({"encoder_envs": (S9N1, S9N1)}, "twice"),
+        ({"encoder_envs": ("MiniGrid-LavaCrossingS11N5-v0",)}, "larger than the 9×9 frame"),
     ],
 )
 def test_a_bad_encoder_setting_is_refused(setting, message):

@@ -202,6 +202,7 @@ def test_pareto_search_smoke(tmp_path):
     [
         ("threshold", ["--d-max", "-1"], "d_max must be a finite number > 0, got -1.0 (from --d-max)"),
         ("threshold", ["--env", "MiniGrid-Empty-5x5-v0"], "env must be one of"),
+        ("threshold", ["--env", "MiniGrid-LavaCrossingS11N5-v0"], "is 11×11, and the shield's networks read grids up"),
         ("threshold", ["--seeds", "0"], "--seeds must be >= 1"),
         ("threshold", ["--seeds", "auto", "--max-seeds", "2"], "--max-seeds must be between 5"),
         ("threshold", ["--seeds", "auto", "--max-seeds", "1000000000"], "--max-seeds must be between 5"),
