@@ -33,6 +33,7 @@ from tests.cluster.conftest import (
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 RAY_DEFAULT_PORTS = {"GCS": 6379, "dashboard": 8265, "dashboard agent": 52365, "client server": 10001}
+BYSTANDER_WAIT_S = 900
 
 DRIVER = """
 import sys, time
@@ -89,9 +90,13 @@ class Bystander:
 
 @pytest.fixture
 def bystander() -> Iterator[Bystander]:
-    taken = [name for name, port in RAY_DEFAULT_PORTS.items() if not bindable(port)]
-    if taken:
-        pytest.skip(f"Ray's default ports are taken ({', '.join(taken)}): the bystander needs them")
+    # Under pytest-xdist the other worker's studies hold the dashboard's default port for a
+    # minute or two at a time (Ray moves a later dashboard to the next free port): wait.
+    deadline = time.monotonic() + BYSTANDER_WAIT_S
+    while taken := [name for name, port in RAY_DEFAULT_PORTS.items() if not bindable(port)]:
+        if time.monotonic() > deadline:
+            pytest.skip(f"Ray's default ports are taken ({', '.join(taken)}): the bystander needs them")
+        time.sleep(0.2)
     base = Path(tempfile.mkdtemp(prefix="ss-bystander-", dir="/tmp"))
     # A plain local Ray: without the mode set, `ray start` would turn token auth on whenever
     # ~/.ray/auth_token exists, and the driver would need the token too.

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -8,6 +12,8 @@ from rllib_algos.metrics import derived_metrics, pack_decisions, step_counts, un
 from shield.envs import DEFAULT_ENV as ENV
 from shield.envs import FORWARD
 from shield.weights import WeightFiles, build, save_frozen
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def config(weight_files, **shield) -> ShieldedDQNConfig:
@@ -114,14 +120,34 @@ def test_replay_beta_is_a_declared_training_argument_and_checked():
         c.training(replay_beta=[(1000, 0.4), (0, 1.0)]).validate()
 
 
-def test_bad_input_fails_before_ray_starts(weight_files):
-    import ray
+BAD_RHO = """
+import sys
+import ray
+from shield.weights import WeightFiles
+from tests.rllib_algos.test_config import config
 
-    if ray.is_initialized():
-        pytest.skip("Ray already running in this process")
-    with pytest.raises(ValueError, match="rho must be in"):
-        config(weight_files, rho=2.0).build_algo()
-    assert not ray.is_initialized()
+weights = WeightFiles(prior_q=sys.argv[1], encoders={10.0: sys.argv[2]})
+try:
+    config({"weights": weights}, rho=2.0).build_algo()
+except ValueError as err:
+    assert "rho must be in" in str(err), err
+else:
+    raise AssertionError("build_algo accepted rho=2.0")
+assert not ray.is_initialized(), "Ray started before the bad setting was refused"
+"""
+
+
+def test_bad_input_fails_before_ray_starts(weight_files):
+    """In an interpreter of its own: this one may run Ray already (the session's fixture)."""
+    weights = weight_files["weights"]
+    done = subprocess.run(
+        [sys.executable, "-c", BAD_RHO, weights.prior_q, weights.encoder(10.0)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_step_counts_against_hand_computed_cases():
