@@ -22,6 +22,7 @@ import pytest
 from tests.cluster.conftest import (
     RAY,
     bindable,
+    free_port_block,
     kill_node,
     launched_cluster,
     processes_of,
@@ -32,8 +33,9 @@ from tests.cluster.conftest import (
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-RAY_DEFAULT_PORTS = {"GCS": 6379, "dashboard": 8265, "dashboard agent": 52365, "client server": 10001}
-BYSTANDER_WAIT_S = 900
+RAY_DEFAULT_PORTS = {"GCS": 6379, "dashboard": 8265, "client server": 10001}
+AGENT_DEFAULT_PORT = 52365
+BYSTANDER_WAIT_S = 300
 
 DRIVER = """
 import sys, time
@@ -97,6 +99,10 @@ def bystander() -> Iterator[Bystander]:
         if time.monotonic() > deadline:
             pytest.skip(f"Ray's default ports are taken ({', '.join(taken)}): the bystander needs them")
         time.sleep(0.2)
+    # Every local Ray's dashboard agent takes 52365, even with the dashboard off: the other
+    # worker's session Ray holds it all along. That Ray is then a bystander too; this one
+    # listens elsewhere.
+    agent_port = AGENT_DEFAULT_PORT if bindable(AGENT_DEFAULT_PORT) else free_port_block(1)
     base = Path(tempfile.mkdtemp(prefix="ss-bystander-", dir="/tmp"))
     # A plain local Ray: without the mode set, `ray start` would turn token auth on whenever
     # ~/.ray/auth_token exists, and the driver would need the token too.
@@ -104,7 +110,14 @@ def bystander() -> Iterator[Bystander]:
     env.pop("RAY_AUTH_TOKEN", None)
     driver = None
     try:
-        started = ray_start("--head", f"--temp-dir={base / 'ray'}", "--num-cpus", "1", env=env)
+        started = ray_start(
+            "--head",
+            f"--temp-dir={base / 'ray'}",
+            "--num-cpus",
+            "1",
+            f"--dashboard-agent-listen-port={agent_port}",
+            env=env,
+        )
         assert started.returncode == 0, started.stdout + started.stderr
         (base / "driver.py").write_text(DRIVER)
         driver = subprocess.Popen(
