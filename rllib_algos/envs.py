@@ -1,7 +1,8 @@
 """Registers the crossing environments of `shield.envs` with RLlib under their MiniGrid ids.
 
 ``config.environment("MiniGrid-LavaCrossingS9N1-v0", env_config={"obs": "pixels",
-"layout_seed": 123})`` then builds `shield.envs.make_env(env_id, obs=..., layout_seed=...)`.
+"layout_seed": 123, "lava_look": "blue"})`` then builds `shield.envs.make_env(env_id,
+obs=..., layout_seed=..., lava_look=...)` (each key optional but ``obs``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from shield.envs import ENV_IDS, make_env
 from shield.pseudo_reward_env import PseudoRewardEnv
 from shield.weights import load_frozen
 
-ENV_CONFIG_KEYS = ("obs", "layout_seed")
+ENV_CONFIG_KEYS = ("obs", "layout_seed", "lava_look")
 PSEUDO_REWARD_ENV = "shieldsweep-pseudo-reward"
 
 

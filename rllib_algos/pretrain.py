@@ -9,6 +9,8 @@ computes (budgets, tasks, specs) is in `rllib_algos.pretrain_budgets`:
   (`shield.pseudo_reward_env`), on the source tasks' own layouts: only there do the
   sources' Q-values mean anything (on other layouts a source trained on one layout rates
   forward-into-lava about as high as its best action);
+- ``prior_q`` on the ``distilled`` route (pixels): a pixel network taught the symbolic
+  Q_p's values on the same states (`shield.distill`), the symbolic Q_p built first if missing;
 - ``encoder``: the contrastive auto-encoder for one margin α.
 
 Quality figures are measured on layouts no artifact was trained on (`EVAL_SEED`).
@@ -29,6 +31,7 @@ from rllib_algos.paper_dqn import PaperDQNConfig, for_env_steps
 from rllib_algos.pretrain_budgets import (
     DEFAULT_ENCODER,
     DEFAULT_LAVA_BOOTSTRAP,
+    DISTILL_ENVS,
     EVAL_ENVS,
     EVAL_SEED,
     SOURCE_TASKS,
@@ -41,6 +44,7 @@ from rllib_algos.pretrain_budgets import (
 )
 from shield.artifacts import ArtifactSpec, ArtifactStore
 from shield.contrastive import DEFAULT_LATENT_LOSS
+from shield.distill import distill_q, paired_experience
 from shield.latent_plot import plot_latents, plot_operating_points
 from shield.networks import QNetwork
 from shield.pretrain_data import random_experience, train_autoencoder
@@ -134,6 +138,37 @@ def build_prior_q(spec: ArtifactSpec, store: ArtifactStore, *source_paths: str, 
     return str(store.commit(spec, staging, {"budget": asdict(budget), "quality": quality, **record}))
 
 
+def build_distilled_prior(
+    spec: ArtifactSpec, store: ArtifactStore, teacher_path: str, progress: Progress = _print
+) -> str:
+    """Teach a pixel Q_p the symbolic Q_p's values (`shield.distill`); measure both on
+    the same held-out layouts."""
+    budget = check_budget(spec.budget)
+    start = time.perf_counter()
+    torch.set_num_threads(1)
+    teacher = load_frozen(teacher_path, "prior_q", "symbolic")
+    states = paired_experience(DISTILL_ENVS, budget.distill_steps, TRAIN_SEED)
+    progress(f"[{spec.key}] {len(states)} states from {len(DISTILL_ENVS)} tasks")
+    student = QNetwork(spec.obs)
+    record = distill_q(
+        teacher,
+        student,
+        states,
+        budget.distill_updates,
+        seed=TRAIN_SEED,
+        progress=lambda step, loss: progress(f"[{spec.key}] update {step}/{budget.distill_updates}, loss {loss:.4f}"),
+    )
+    del states
+    quality = {env_id: prior_q_figures(student, env_id, spec.obs, budget.eval_steps) for env_id in EVAL_ENVS}
+    teacher_quality = {env_id: prior_q_figures(teacher, env_id, "symbolic", budget.eval_steps) for env_id in EVAL_ENVS}
+    progress(f"[{spec.key}] quality on held-out layouts: {quality}")
+    staging = store.staging(spec)
+    save_frozen(staging / "weights.pt", "prior_q", spec.obs, student)
+    record |= {"train_s": time.perf_counter() - start, "teacher_path": teacher_path}
+    extra = {"budget": asdict(budget), "quality": quality, "teacher_quality": teacher_quality, **record}
+    return str(store.commit(spec, staging, extra))
+
+
 def prior_q_figures(q: torch.nn.Module, env_id: str, obs: str, eval_steps: int) -> dict:
     """Q_p's manifest figures on one environment: `prior_q_quality` on random exploration,
     and under ``on_policy`` on the states of `on_policy_walks`' policy."""
@@ -186,19 +221,21 @@ def ensure_artifacts(
     store: ArtifactStore | None = None,
     progress: Progress = _print,
     encoder: EncoderSetting = DEFAULT_ENCODER,
+    prior_route: str | None = None,
 ) -> WeightFiles:
-    """Weight files for Q_p and one encoder per margin (pretrained as `encoder` says),
-    building what is missing.
+    """Weight files for Q_p (built by `prior_route`, default `default_prior_route`) and one
+    encoder per margin (pretrained as `encoder` says), building what is missing.
 
     Missing or corrupt artifacts are (re)built as Ray tasks, the four source DQNs and the
-    encoders in parallel, then Q_p. Needs `ray.init()` only when something is built.
+    encoders in parallel, then Q_p (a distilled Q_p after its symbolic teacher). Needs
+    `ray.init()` only when something is built.
 
     Returns:
         the files of Q_p and of the encoder of every margin.
     """
     check_budget(budget)
     store = store or ArtifactStore()
-    prior = prior_spec(obs, budget, lava_bootstrap)
+    prior = prior_spec(obs, budget, lava_bootstrap, prior_route)
     encoders = {float(m): encoder_spec(obs, budget, m, encoder) for m in margins}
     paths: dict[str | float, str] = {}  # "prior_q" or a margin: its weight file
     pending: dict[str | float, ray.ObjectRef] = {}
@@ -209,14 +246,20 @@ def ensure_artifacts(
             return str(store.weights(spec))
         return None
 
+    def pseudo_reward_prior(spec: ArtifactSpec) -> str | ray.ObjectRef:
+        if (path := ready(spec)) is not None:
+            return path
+        sources = [source_spec(env_id, spec.obs, budget) for env_id in SOURCE_TASKS]
+        built = [ready(s) or _remote(build_source_q).remote(s, store) for s in sources]
+        return _remote(build_prior_q).remote(spec, store, *built)
+
     if (path := ready(prior)) is not None:
         paths["prior_q"] = path
+    elif prior.config.get("variant") == "distilled":
+        teacher = pseudo_reward_prior(prior_spec("symbolic", budget, lava_bootstrap, "pseudo-reward"))
+        pending["prior_q"] = _remote(build_distilled_prior).remote(prior, store, teacher)
     else:
-        sources = []
-        for env_id in SOURCE_TASKS:
-            spec = source_spec(env_id, obs, budget)
-            sources.append(ready(spec) or _remote(build_source_q).remote(spec, store))
-        pending["prior_q"] = _remote(build_prior_q).remote(prior, store, *sources)
+        pending["prior_q"] = pseudo_reward_prior(prior)
     for margin, spec in encoders.items():
         if (path := ready(spec)) is not None:
             paths[margin] = path

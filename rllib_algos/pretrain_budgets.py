@@ -5,7 +5,9 @@ anything starts. The jobs that build them are in `rllib_algos.pretrain`.
 
 - ``source_q``: a DQN on one source task (fixed layout `SOURCE_LAYOUT_SEED`);
 - ``prior_q``: Q_p, a DQN on the pseudo-reward of the four source Q-networks, on the
-  source tasks' own layouts;
+  source tasks' own layouts (the ``pseudo-reward`` route, the paper's); or, for pixels, a
+  network taught the symbolic Q_p's values on the same states (the ``distilled`` route,
+  `shield.distill`), minutes instead of hours on a CPU;
 - ``encoder``: the contrastive auto-encoder for one margin α, on random exploration of
   random layouts of LavaCrossingS9N1, S9N2 and S9N3 (`ENCODER_TRAIN_ENVS`), with the
   paper's margin loss; `EncoderSetting` chooses another latent loss or other tasks.
@@ -15,6 +17,7 @@ The specs hold the budget's numbers, so redefining a budget changes the artifact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shield.artifacts import ArtifactSpec
@@ -34,12 +37,14 @@ class PretrainBudget:
     encoder_updates: int  # auto-encoder gradient steps (batch 128)
     eval_steps: int  # random exploration per evaluation environment
     pixel_keep_safe: float = 0.25  # fraction of safe pixel observations kept in memory
+    distill_steps: int = 60_000  # states the distilled pixel Q_p learns from
+    distill_updates: int = 4_000  # its regression steps (batch 128)
 
 
 PRETRAIN_BUDGETS = {
-    "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000),
+    "smoke": PretrainBudget(1_500, 1_500, 4_000, 60, 3_000, distill_steps=2_000, distill_updates=30),
     "quick": PretrainBudget(200_000, 60_000, 60_000, 3_000, 20_000),
-    "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000),
+    "paper": PretrainBudget(200_000, 250_000, 200_000, 20_000, 50_000, distill_steps=200_000, distill_updates=20_000),
 }
 BUDGET_NAMES = tuple(PRETRAIN_BUDGETS)
 
@@ -60,6 +65,27 @@ TRAIN_SEED = 0
 EVAL_SEED = 10_000  # layouts drawn with this seed were never trained on
 LAVA_BOOTSTRAPS = ("reset", "terminal")
 DEFAULT_LAVA_BOOTSTRAP = "reset"
+PRIOR_ROUTES = ("pseudo-reward", "distilled")
+# The distilled Q_p's states: random layouts of the source tasks and of the encoder's tasks.
+DISTILL_ENVS = tuple(dict.fromkeys(SOURCE_TASKS + ENCODER_TRAIN_ENVS))
+
+
+def default_prior_route(obs: str, budget: str) -> str:
+    """The paper's route, but for pixels below the paper budget: there the distilled Q_p,
+    since four pixel source DQNs and a pixel Q_p take hours on a CPU."""
+    return "distilled" if check_obs_kind(obs) == "pixels" and budget != "paper" else "pseudo-reward"
+
+
+def check_prior_route(route: str, obs: str) -> str:
+    """`route` when it can build a Q_p for `obs`; ValueError saying what to pick otherwise."""
+    if route not in PRIOR_ROUTES:
+        raise ValueError(f"--prior-route must be one of {list(PRIOR_ROUTES)}, got {route!r}")
+    if route == "distilled" and obs != "pixels":
+        raise ValueError(
+            "--prior-route distilled teaches a pixel Q_p from the symbolic one: "
+            "with --obs symbolic pass --prior-route pseudo-reward"
+        )
+    return route
 
 
 def check_budget(budget: str) -> PretrainBudget:
@@ -84,8 +110,25 @@ def source_spec(env_id: str, obs: str, budget: str) -> ArtifactSpec:
     )
 
 
-def prior_spec(obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP) -> ArtifactSpec:
+def prior_spec(
+    obs: str, budget: str, lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP, route: str | None = None
+) -> ArtifactSpec:
+    """Q_p for `obs` at `budget`, built by `route` (default: `default_prior_route`). The
+    pseudo-reward route adds no field to the spec, so its keys stay those of before routes."""
     b = check_budget(budget)
+    route = check_prior_route(route or default_prior_route(obs, budget), obs)
+    if route == "distilled":
+        return ArtifactSpec.make(
+            "prior_q",
+            obs,
+            budget,
+            variant="distilled",
+            teacher=prior_spec("symbolic", budget, lava_bootstrap).key,
+            distill_envs=list(DISTILL_ENVS),
+            distill_steps=b.distill_steps,
+            updates=b.distill_updates,
+            network=QTorso.ARCHITECTURE[obs],
+        )
     return ArtifactSpec.make(
         "prior_q",
         obs,
@@ -161,3 +204,62 @@ def encoder_spec(
         updates=b.encoder_updates,
         **variant,
     )
+
+
+DQN_UPDATES_PER_STEP = 0.1  # PaperDQN trains a batch of 128 per 10 sampled steps (training_intensity 12.8)
+
+
+@dataclass(frozen=True)
+class PretrainJob:
+    """One artifact to build and the work it takes.
+
+    stage: jobs of stage 0 run in parallel first (source DQNs, encoders, a distilled Q_p's
+    teacher's sources), then stage 1 (Q_p, or a teacher), then stage 2 (a distilled Q_p);
+    env_steps: environment steps taken (DQN training or data collection); q_updates: DQN
+    updates of a batch of 128; encoder_updates: auto-encoder updates; distill_updates:
+    the distilled Q_p's regression updates.
+    """
+
+    spec: ArtifactSpec
+    stage: int
+    env_steps: int
+    q_updates: int = 0
+    encoder_updates: int = 0
+    distill_updates: int = 0
+
+
+def pretrain_jobs(
+    obs: str,
+    budget: str,
+    margins: tuple[float, ...],
+    is_ready: Callable[[ArtifactSpec], bool],
+    lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP,
+    encoder: EncoderSetting = DEFAULT_ENCODER,
+    prior_route: str | None = None,
+) -> list[PretrainJob]:
+    """The jobs `rllib_algos.pretrain.ensure_artifacts` would run: the missing artifacts
+    (those `is_ready` rejects) and what each takes, without building anything."""
+    b = check_budget(budget)
+    jobs: list[PretrainJob] = []
+
+    def pseudo_reward_prior(spec: ArtifactSpec, stage: int) -> None:
+        if is_ready(spec):
+            return
+        for env_id in SOURCE_TASKS:
+            source = source_spec(env_id, spec.obs, budget)
+            if not is_ready(source):
+                jobs.append(PretrainJob(source, stage - 1, b.source_steps, int(b.source_steps * DQN_UPDATES_PER_STEP)))
+        jobs.append(PretrainJob(spec, stage, b.prior_steps, int(b.prior_steps * DQN_UPDATES_PER_STEP)))
+
+    prior = prior_spec(obs, budget, lava_bootstrap, prior_route)
+    if prior.config.get("variant") == "distilled":
+        if not is_ready(prior):
+            pseudo_reward_prior(prior_spec("symbolic", budget, lava_bootstrap, "pseudo-reward"), stage=1)
+            jobs.append(PretrainJob(prior, 2, b.distill_steps, distill_updates=b.distill_updates))
+    else:
+        pseudo_reward_prior(prior, stage=1)
+    for margin in margins:
+        spec = encoder_spec(obs, budget, margin, encoder)
+        if not is_ready(spec):
+            jobs.append(PretrainJob(spec, 0, b.encoder_data_steps, encoder_updates=b.encoder_updates))
+    return jobs

@@ -25,7 +25,7 @@ from ray.rllib.utils.annotations import override
 from rllib_algos.callbacks import ShieldCallbacks
 from rllib_algos.paper_dqn import PaperDQN, PaperDQNConfig
 from rllib_algos.rl_module import ShieldedDQNModule
-from shield.envs import check_env_id, check_obs_kind, check_pixels_fit, grid_side
+from shield.envs import DEFAULT_LAVA_LOOK, check_env_id, check_lava_look, check_obs_kind, check_pixels_fit, grid_side
 from shield.settings import DEFAULT_SHIELD, ShieldParams
 from shield.shield import Shield
 from shield.weights import WeightFiles
@@ -120,6 +120,7 @@ class ShieldedDQNConfig(PaperDQNConfig):
         check_obs_kind(obs)
         if obs == "pixels":
             check_pixels_fit(self.env)
+        check_lava_look(self.env_config.get("lava_look", DEFAULT_LAVA_LOOK), obs)
         layout_seed = self.env_config.get("layout_seed")
         if layout_seed is not None and (isinstance(layout_seed, bool) or int(layout_seed) != layout_seed):
             raise ValueError(f"layout_seed must be an integer or None, got {layout_seed!r}")

@@ -6,8 +6,15 @@ from dataclasses import dataclass
 
 from rllib_algos.paper_dqn import for_env_steps
 from rllib_algos.shielded_dqn import ShieldedDQNConfig
+from shield.envs import DEFAULT_LAVA_LOOK
 from shield.settings import ShieldParams
 from shield.weights import WeightFiles
+
+
+def env_config(obs: str, lava_look: str = DEFAULT_LAVA_LOOK) -> dict:
+    """A trial's env_config (`rllib_algos.envs`): the default look adds no key, so that the
+    configs, and the runs resumed from them, stay those of before looks."""
+    return {"obs": obs} | ({} if lava_look == DEFAULT_LAVA_LOOK else {"lava_look": lava_look})
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ def trial_config(
     setting: ShieldParams,
     weights: WeightFiles,
     gpus_per_trial: float = 0.0,
+    lava_look: str = DEFAULT_LAVA_LOOK,
 ) -> ShieldedDQNConfig:
     """The ShieldedDQNConfig of one setting (its seed and layout are filled in per trial).
 
@@ -41,6 +49,7 @@ def trial_config(
         setting: the shield's settings (its mode among them).
         weights: the study's frozen networks; a trial keeps only the files its mode uses,
             so that trials that computed the same thing have the same configuration.
+        lava_look: how lava is drawn (pixels; `shield.envs.LAVA_LOOKS`).
         gpus_per_trial: the share of one GPU (0 to 1) the trial's Learner trains on; 0
             trains on CPU.
 
@@ -59,7 +68,7 @@ def trial_config(
     steps_per_iteration = -(-length.env_steps // length.iterations)
     return (
         for_env_steps(ShieldedDQNConfig().agent(agent), length.env_steps)
-        .environment(env, env_config={"obs": obs})
+        .environment(env, env_config=env_config(obs, lava_look))
         .shield(setting, weights=used)
         .learners(num_learners=0, num_gpus_per_learner=gpus_per_trial)
         .reporting(min_sample_timesteps_per_iteration=steps_per_iteration)

@@ -18,6 +18,11 @@ Observation kinds (both ``uint8``; networks cast them):
 - ``"pixels"``: the full top-down RGB view, shape (84, 84, 3) (the paper's input),
   rendered at 28 px per tile and averaged over 3×3 blocks.
 
+Lava's appearance (``lava_look``, pixels only; `LAVA_LOOKS`): MiniGrid's orange with black
+waves (``"orange"``, the default and the paper's), the same waves on blue (``"blue"``, a
+change of colour) or plain orange (``"flat"``, a change of texture). Only lava tiles change;
+the layouts, the symbolic grid and the info fields are those of the default.
+
 Grids smaller than the paper's 9×9 (LavaGap S5–S7, DistShift's 9×7) are padded with wall
 cells on the right and at the bottom to a 9×9 frame, in both kinds: the start cell stays at
 (1, 1), and networks trained on the 9×9 crossings read them unchanged. Larger grids
@@ -38,6 +43,14 @@ from minigrid.core.actions import Actions
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 from minigrid.core.grid import Grid
 from minigrid.core.world_object import Wall
+from minigrid.utils.rendering import (
+    downsample,
+    fill_coords,
+    point_in_line,
+    point_in_rect,
+    point_in_triangle,
+    rotate_fn,
+)
 from minigrid.wrappers import FullyObsWrapper
 
 ENV_IDS: tuple[str, ...] = (
@@ -94,6 +107,44 @@ def check_pixels_fit(env_id: str) -> None:
             f"obs='pixels' draws grids up to {FRAME}×{FRAME}, and {env_id} is {width}×{height}: "
             "use obs='symbolic' (--obs symbolic) for it"
         )
+
+
+LAVA_LOOKS: tuple[str, ...] = ("orange", "blue", "flat")
+DEFAULT_LAVA_LOOK = "orange"
+_LAVA_COLOURS = {"orange": (255, 128, 0), "blue": (0, 128, 255), "flat": (255, 128, 0)}
+
+
+def check_lava_look(lava_look: str, obs: str) -> str:
+    """`lava_look` when `obs` can show it; ValueError naming the choices otherwise."""
+    if lava_look not in LAVA_LOOKS:
+        raise ValueError(f"lava_look must be one of {list(LAVA_LOOKS)}, got {lava_look!r}")
+    if lava_look != DEFAULT_LAVA_LOOK and obs != "pixels":
+        raise ValueError(
+            f"lava_look={lava_look!r} changes how lava is drawn, which only obs='pixels' shows: "
+            "pass --obs pixels, or leave --lava-look out"
+        )
+    return lava_look
+
+
+def lava_tile(lava_look: str, agent_dir: int | None, tile_size: int) -> np.ndarray:
+    """A lava tile drawn as `lava_look` says, uint8 [tile_size, tile_size, 3]: MiniGrid's
+    `Grid.render_tile` step by step (grid lines, the cell, the agent, 3× supersampling),
+    with the cell's colour and waves chosen here (MiniGrid caches tiles by cell type, so a
+    redrawn lava cannot go through it)."""
+    subdivs = 3
+    img = np.zeros((tile_size * subdivs, tile_size * subdivs, 3), np.uint8)
+    fill_coords(img, point_in_rect(0, 0.031, 0, 1), (100, 100, 100))
+    fill_coords(img, point_in_rect(0, 1, 0, 0.031), (100, 100, 100))
+    fill_coords(img, point_in_rect(0, 1, 0, 1), _LAVA_COLOURS[lava_look])
+    if lava_look != "flat":
+        for i in range(3):  # Lava.render's waves
+            lo, hi = 0.3 + 0.2 * i, 0.4 + 0.2 * i
+            for x0, y0, x1, y1 in ((0.1, lo, 0.3, hi), (0.3, hi, 0.5, lo), (0.5, lo, 0.7, hi), (0.7, hi, 0.9, lo)):
+                fill_coords(img, point_in_line(x0, y0, x1, y1, r=0.03), (0, 0, 0))
+    if agent_dir is not None:
+        triangle = point_in_triangle((0.12, 0.19), (0.87, 0.50), (0.12, 0.81))
+        fill_coords(img, rotate_fn(triangle, cx=0.5, cy=0.5, theta=0.5 * np.pi * agent_dir), (255, 0, 0))
+    return downsample(img, subdivs)
 
 
 def check_obs_kind(obs: str) -> str:
@@ -196,21 +247,25 @@ _PADDING = Wall()  # the cell drawn beyond a grid smaller than the frame
 class PixelObs(gym.ObservationWrapper):
     """Full top-down RGB view, uint8 (84, 84, 3), without MiniGrid's view-cone highlight.
 
-    Tiles are rendered once by MiniGrid at 28 px and cached here; each step composes the
-    252×252 image from the cache and averages 3×3 blocks, several times faster than
-    MiniGrid's own full render.
+    Tiles are rendered once at 28 px (by MiniGrid; lava of another look by `lava_tile`)
+    and cached here; each step composes the 252×252 image from the cache and averages 3×3
+    blocks, several times faster than MiniGrid's own full render.
     """
 
-    def __init__(self, env: gym.Env):
+    def __init__(self, env: gym.Env, lava_look: str = DEFAULT_LAVA_LOOK):
         super().__init__(env)
         self.observation_space = gym.spaces.Box(0, 255, (PIXELS, PIXELS, 3), np.uint8)
+        self.lava_look = check_lava_look(lava_look, "pixels")
         self._tiles: dict[tuple, np.ndarray] = {}
 
     def _tile(self, cell: Any, agent_dir: int | None) -> np.ndarray:
         key = (None if cell is None else cell.encode(), agent_dir)
         tile = self._tiles.get(key)
         if tile is None:
-            tile = Grid.render_tile(cell, agent_dir=agent_dir, tile_size=_TILE)
+            if cell is not None and cell.type == "lava" and self.lava_look != DEFAULT_LAVA_LOOK:
+                tile = lava_tile(self.lava_look, agent_dir, _TILE)
+            else:
+                tile = Grid.render_tile(cell, agent_dir=agent_dir, tile_size=_TILE)
             self._tiles[key] = tile
         return tile
 
@@ -233,6 +288,7 @@ def make_env(
     env_id: str = DEFAULT_ENV,
     obs: str = "symbolic",
     layout_seed: int | None = None,
+    lava_look: str = DEFAULT_LAVA_LOOK,
 ) -> gym.Env:
     """Build one environment.
 
@@ -242,9 +298,11 @@ def make_env(
             84×84×3 RGB; grids up to 9×9).
         layout_seed: when given, every episode uses this layout; else a new random
             layout per episode (seeded by the caller's `reset(seed=...)`).
+        lava_look: how lava is drawn (`LAVA_LOOKS`; pixels only).
     """
     check_env_id(env_id)
     check_obs_kind(obs)
+    check_lava_look(lava_look, obs)
     if obs == "pixels":
         check_pixels_fit(env_id)
     env = gym.make(env_id)
@@ -252,7 +310,7 @@ def make_env(
         env = FixedLayout(env, layout_seed)
     env = SafetyInfo(env)
     skip_agent_view(env)
-    return SymbolicObs(env, grid_side(env_id)) if obs == "symbolic" else PixelObs(env)
+    return SymbolicObs(env, grid_side(env_id)) if obs == "symbolic" else PixelObs(env, lava_look)
 
 
 _TURN_LEFT, _TURN_RIGHT = int(Actions.left), int(Actions.right)

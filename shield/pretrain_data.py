@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from shield.contrastive import DEFAULT_LATENT_LOSS, latent_loss
-from shield.envs import FORWARD, lava_ahead, make_env
+from shield.envs import DEFAULT_LAVA_LOOK, FORWARD, lava_ahead, make_env
 from shield.networks import LATENT_DIM, AutoEncoder, prepare_obs
 
 MOVES = np.array([0, 1, FORWARD])  # left, right, forward: the only actions that do anything
@@ -55,6 +55,7 @@ def random_experience(
     policy: Callable[[gym.Env], int] | None = None,
     epsilon: float = 1.0,
     layout_seed: int | None = None,
+    lava_look: str = DEFAULT_LAVA_LOOK,
 ) -> Experience:
     """Moves on random layouts (an env id drawn per episode): uniformly random, or
     ε-greedy on `policy`'s values.
@@ -70,9 +71,10 @@ def random_experience(
             None: random moves only.
         epsilon: with a policy, the probability of a random move instead of the policy's.
         layout_seed: every episode on this one layout (default: a new one per episode).
+        lava_look: how lava is drawn (pixels; `shield.envs.LAVA_LOOKS`).
     """
     rng = np.random.default_rng(seed)
-    envs = {env_id: make_env(env_id, obs=obs, layout_seed=layout_seed) for env_id in env_ids}
+    envs = {env_id: make_env(env_id, obs=obs, layout_seed=layout_seed, lava_look=lava_look) for env_id in env_ids}
     rows: list[np.ndarray] = []
     unsafe: list[bool] = []
     ahead: list[bool] = []

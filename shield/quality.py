@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from shield.envs import FORWARD, shortest_path_action
+from shield.envs import DEFAULT_LAVA_LOOK, FORWARD, shortest_path_action
 from shield.pretrain_data import Experience, batched_forward, random_experience
 from shield.settings import PAPER_SHIELD
 from shield.unsafe_buffer import BUFFER_RULES, UnsafeBuffer
@@ -88,11 +88,12 @@ def on_policy_walks(
     explore_steps: int = ON_POLICY_EXPLORE_STEPS,
     policy_steps: int = ON_POLICY_STEPS,
     epsilon: float = ON_POLICY_EPSILON,
+    lava_look: str = DEFAULT_LAVA_LOOK,
 ) -> list[tuple[Experience, Experience]]:
     """Per layout: (random exploration, then the ε-greedy shortest-route policy) on it."""
     return [
         (
-            random_experience([env_id], obs, explore_steps, layout, layout_seed=layout),
+            random_experience([env_id], obs, explore_steps, layout, layout_seed=layout, lava_look=lava_look),
             random_experience(
                 [env_id],
                 obs,
@@ -101,6 +102,7 @@ def on_policy_walks(
                 layout_seed=layout,
                 policy=shortest_path_action,
                 epsilon=epsilon,
+                lava_look=lava_look,
             ),
         )
         for layout in layouts

@@ -3,6 +3,7 @@
 shieldsweep threshold --d-max 1 2.5          # the same as python sweeps/threshold.py --d-max 1 2.5
 shieldsweep pretrain  --obs symbolic --pretrain-budget quick [--margin 10 --margin 5]
 shieldsweep quality   --obs symbolic --pretrain-budget quick [--margin 10] [--envs MiniGrid-LavaGapS7-v0]
+shieldsweep quality   --obs pixels --lava-look blue      # the pixel artifacts on lava drawn in blue
 shieldsweep report    results/threshold/<run-id>
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
 from rllib_algos.pretrain_budgets import BUDGET_NAMES, DEFAULT_LAVA_BOOTSTRAP, LAVA_BOOTSTRAPS
-from shield.envs import OBS_KINDS
+from shield.envs import DEFAULT_LAVA_LOOK, LAVA_LOOKS, OBS_KINDS, check_lava_look
 from shield.settings import PAPER_SHIELD
 from sweeps.launch import run_plan
 from sweeps.plan import (
@@ -26,6 +28,7 @@ from sweeps.plan import (
     add_study_arguments,
     check_frame,
     encoder_setting,
+    prior_route,
 )
 
 STUDIES = (
@@ -67,10 +70,19 @@ def pretrain(args: argparse.Namespace) -> int:
     import ray
 
     from rllib_algos.pretrain import ensure_artifacts
+    from rllib_algos.pretrain_budgets import pretrain_jobs
     from shield.artifacts import ArtifactStore
+    from sweeps.preflight import check_pretraining
 
-    try:
-        encoder = encoder_setting(args)  # before Ray starts
+    store = ArtifactStore(args.artifact_dir)
+    margins = tuple(args.margin or [PAPER_SHIELD.margin])
+    try:  # before Ray starts
+        encoder = encoder_setting(args)
+        route = prior_route(args, args.obs, args.pretrain_budget)
+        jobs = pretrain_jobs(
+            args.obs, args.pretrain_budget, margins, store.is_ready, args.lava_bootstrap, encoder, route
+        )
+        check_pretraining(jobs, os.cpu_count() or 1, args.max_pretrain_minutes)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -78,10 +90,11 @@ def pretrain(args: argparse.Namespace) -> int:
     weights = ensure_artifacts(
         args.obs,
         args.pretrain_budget,
-        margins=args.margin or [PAPER_SHIELD.margin],
+        margins=margins,
         lava_bootstrap=args.lava_bootstrap,
-        store=ArtifactStore(args.artifact_dir),
+        store=store,
         encoder=encoder,
+        prior_route=route,
     )
     print(json.dumps(weights.to_dict(), indent=2))
     return 0
@@ -112,11 +125,26 @@ def quality(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: --envs: {err}", file=sys.stderr)
         return 2
-    data = {env_id: random_experience([env_id], args.obs, budget.eval_steps, EVAL_SEED) for env_id in envs}
-    prior = prior_spec(args.obs, args.pretrain_budget, args.lava_bootstrap)
+    try:
+        check_lava_look(args.lava_look, args.obs)
+        route = prior_route(args, args.obs, args.pretrain_budget)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.write and args.lava_look != DEFAULT_LAVA_LOOK:
+        print(
+            "error: --write stores the figures of MiniGrid's own lava; leave --write out with --lava-look",
+            file=sys.stderr,
+        )
+        return 2
+    look = args.lava_look
+    data = {
+        env_id: random_experience([env_id], args.obs, budget.eval_steps, EVAL_SEED, lava_look=look) for env_id in envs
+    }
+    prior = prior_spec(args.obs, args.pretrain_budget, args.lava_bootstrap, route)
     q_p = load_frozen(store.check(prior), "prior_q", args.obs)
     print(f"{prior.key}  (Q_p: unsafe_flagged target >= 0.95; safe_flagged lower is better)")
-    walks = {env_id: on_policy_walks(env_id, args.obs) for env_id in envs}
+    walks = {env_id: on_policy_walks(env_id, args.obs, lava_look=look) for env_id in envs}
     recorded = store.manifest(prior)["quality"]
     prior_figures = {}
     for env_id, d in data.items():
@@ -212,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="ENV",
         help="tasks to measure on, held-out random layouts (default: the three LavaCrossingS9 tasks)",
+    )
+    q.add_argument(
+        "--lava-look",
+        choices=list(LAVA_LOOKS),
+        default=DEFAULT_LAVA_LOOK,
+        help="measure on lava drawn another way (pixels only): the same layouts, another appearance",
     )
     q.set_defaults(run=quality)
     r = commands.add_parser("report", help="rebuild tables and plots from a run folder or a published folder")

@@ -11,12 +11,14 @@ import sys
 from collections.abc import Sequence
 
 from sweeps.plan import Study, make_plan, parse_args
+from sweeps.preflight import check_plan
 
 
 def run_plan(study: Study, args: argparse.Namespace) -> int:
     """Validate the arguments (exit code 2 with the reason), then run the study."""
     try:
         plan = make_plan(study, args)
+        check_plan(plan)  # before Ray starts: a multi-hour pretraining is refused, saying what else to pick
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

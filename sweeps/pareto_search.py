@@ -56,7 +56,7 @@ def search_space(plan: Plan, weights: WeightFiles) -> dict[str, Any]:
     from sweeps.runner import trial_length
 
     length, base = trial_length(plan), base_setting(plan)
-    config = trial_config(plan.env, plan.obs, plan.agent, length, base, weights, plan.gpus_per_trial)
+    config = trial_config(plan.env, plan.obs, plan.agent, length, base, weights, plan.gpus_per_trial, plan.lava_look)
     config.shield(weights=weights)  # every margin's encoder: the search picks α
     config.validate_shield()
     space = config.to_dict()

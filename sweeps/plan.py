@@ -23,7 +23,10 @@ from typing import Any
 from rllib_algos.pretrain_budgets import (
     DEFAULT_ENCODER,
     PRETRAIN_BUDGETS,
+    PRIOR_ROUTES,
     EncoderSetting,
+    check_prior_route,
+    default_prior_route,
     encoder_spec,
     prior_spec,
 )
@@ -31,9 +34,12 @@ from shield.agents import AGENT_PRESETS, DEFAULT_AGENT, agent_preset
 from shield.contrastive import LATENT_LOSSES
 from shield.envs import (
     DEFAULT_ENV,
+    DEFAULT_LAVA_LOOK,
     FRAME,
+    LAVA_LOOKS,
     OBS_KINDS,
     check_env_id,
+    check_lava_look,
     check_obs_kind,
     check_pixels_fit,
     grid_side,
@@ -150,6 +156,12 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
     """The flags every study takes, its grid's flags and its own."""
     parser.add_argument("--env", default=DEFAULT_ENV, help="MiniGrid environment id")
     parser.add_argument("--obs", choices=list(OBS_KINDS), help="observations (default: the budget's)")
+    parser.add_argument(
+        "--lava-look",
+        choices=list(LAVA_LOOKS),
+        default=DEFAULT_LAVA_LOOK,
+        help="how lava is drawn (pixels only): MiniGrid's orange waves, the waves on blue, or plain orange",
+    )
     parser.add_argument("--budget", choices=list(STUDY_BUDGETS), default="quick", help="trial length and seeds")
     parser.add_argument(
         "--seeds",
@@ -207,8 +219,12 @@ def add_study_arguments(parser: argparse.ArgumentParser, study: Study) -> argpar
     return parser
 
 
+DEFAULT_MAX_PRETRAIN_MINUTES = 60.0  # past it a study refuses to pretrain first (`sweeps.preflight`)
+
+
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
-    """The encoder's pretraining settings (`EncoderSetting`): part of its artifact key."""
+    """The pretraining settings: the encoder's (`EncoderSetting`, part of its artifact key),
+    Q_p's route (part of its key) and the pretraining time a study may start with."""
     parser.add_argument(
         "--latent-loss",
         choices=list(LATENT_LOSSES),
@@ -222,6 +238,25 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ENV",
         help="the tasks on whose random layouts the encoder learns (the paper's: MiniGrid-LavaCrossingS9N1-v0 alone)",
     )
+    parser.add_argument(
+        "--prior-route",
+        choices=list(PRIOR_ROUTES),
+        help="how Q_p is built: 'pseudo-reward' (the paper's: source DQNs, then a DQN on their pseudo-reward) or "
+        "'distilled' (pixels: taught the symbolic Q_p's values); default: distilled for pixels below the paper "
+        "budget, else pseudo-reward",
+    )
+    parser.add_argument(
+        "--max-pretrain-minutes",
+        type=float,
+        default=DEFAULT_MAX_PRETRAIN_MINUTES,
+        help="refuse to start when the missing artifacts would take longer to pretrain on this machine "
+        "(estimated from a few seconds' warm-up)",
+    )
+
+
+def prior_route(args: argparse.Namespace, obs: str, pretrain_budget: str) -> str:
+    """``--prior-route``, or the default for `obs` and `pretrain_budget`; ValueError naming the flag."""
+    return check_prior_route(args.prior_route or default_prior_route(obs, pretrain_budget), obs)
 
 
 def encoder_setting(args: argparse.Namespace) -> EncoderSetting:
@@ -286,6 +321,7 @@ class Plan:
     obs: str
     pretrain_budget: str  # pretraining budget of the encoder and Q_p
     encoder: EncoderSetting  # how the encoder is pretrained (latent loss, tasks)
+    prior_route: str  # how Q_p is built (`rllib_algos.pretrain_budgets.PRIOR_ROUTES`)
     seeds: list[int]  # every setting's seeds; with --seeds auto, the order seeds are added in, up to the cap
     settings: list[ShieldParams]  # baselines, grid, extra settings: each once (`ShieldParams.acting`)
     run_dir: Path
@@ -311,6 +347,11 @@ class Plan:
         return float(self.args.gpus_per_trial)
 
     @property
+    def lava_look(self) -> str:
+        """How the trials' pixels draw lava (`shield.envs.LAVA_LOOKS`)."""
+        return self.args.lava_look
+
+    @property
     def storage(self) -> Path:
         return Path(self.args.storage).expanduser().resolve()
 
@@ -332,6 +373,7 @@ def run_id_for(
     pretrain_budget: str,
     settings: Sequence[ShieldParams],
     encoder: EncoderSetting = DEFAULT_ENCODER,
+    route: str | None = None,
 ) -> str:
     """A run id derived from what the run computes, so re-running the same command resumes it.
 
@@ -339,18 +381,22 @@ def run_id_for(
     re-specified networks starts afresh instead of resuming one made with the old ones.
     """
     keys = [
-        prior_spec(obs, pretrain_budget).key,
+        prior_spec(obs, pretrain_budget, route=route).key,
         *(encoder_spec(obs, pretrain_budget, m, encoder).key for m in shield_margins(settings)),
     ]
     identity = [study.name, args.env, obs, args.budget, args.agent, args.seeds, [s.to_dict() for s in settings], keys]
     if args.seeds == AUTO:
         identity.append(args.max_seeds)
+    if args.lava_look != DEFAULT_LAVA_LOOK:  # left out at the default, so earlier run ids stay
+        identity.append({"lava_look": args.lava_look})
     if args.gpus_per_trial > 0:
         # GPU and CPU trials round differently: a run on one does not resume on the other. The
         # share is left out (it changes no number), and so is 0, so CPU run ids stay as they were.
         identity.append("gpu")
     identity = json.dumps(identity, sort_keys=True, default=str)
     short_env = args.env.replace("MiniGrid-", "").replace("-v0", "")
+    if args.lava_look != DEFAULT_LAVA_LOOK:
+        short_env += f"-{args.lava_look}lava"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
     return f"{short_env}-{obs}-{args.budget}-{args.agent}-{digest}"
 
@@ -384,6 +430,10 @@ def make_plan(
         check_frame(args.env, obs)
     except ValueError as err:
         raise ValueError(f"--env: {err}") from None
+    try:
+        check_lava_look(args.lava_look, obs)
+    except ValueError as err:
+        raise ValueError(f"--lava-look: {err}") from None
     agent_preset(args.agent)
     seeds_per_setting = budget.seeds if args.seeds is None else args.seeds
     first_round = None
@@ -412,10 +462,13 @@ def make_plan(
     check_storage(storage)
     pretrain_budget = args.pretrain_budget or budget.pretrain_budget
     encoder = encoder_setting(args)
+    route = prior_route(args, obs, pretrain_budget)
     identity = argparse.Namespace(**{**vars(args), "seeds": seeds_per_setting})
-    run_id = run_id or args.run_id or run_id_for(study, identity, obs, pretrain_budget, settings, encoder)
+    run_id = run_id or args.run_id or run_id_for(study, identity, obs, pretrain_budget, settings, encoder, route)
     run_dir = storage / study.name / run_id
-    return Plan(study, args, budget, obs, pretrain_budget, encoder, seeds, settings, run_dir, args.resume, first_round)
+    return Plan(
+        study, args, budget, obs, pretrain_budget, encoder, route, seeds, settings, run_dir, args.resume, first_round
+    )
 
 
 def check_gpus_per_trial(gpus: float) -> None:

@@ -192,7 +192,12 @@ def study_weights(plan: Plan, margins: Sequence[float] | None = None) -> WeightF
     """The plan's frozen networks (Q_p and one encoder per margin), built when missing."""
     store = ArtifactStore(plan.args.artifact_dir)
     return ensure_artifacts(
-        plan.obs, plan.pretrain_budget, margins=margins or plan.margins, store=store, encoder=plan.encoder
+        plan.obs,
+        plan.pretrain_budget,
+        margins=margins or plan.margins,
+        store=store,
+        encoder=plan.encoder,
+        prior_route=plan.prior_route,
     )
 
 
@@ -263,7 +268,9 @@ def run_grid(plan: Plan, keys: Sequence[TrialKey] | None = None, reuse_root: Pat
         return 2
     weights = study_weights(plan)
     configs = [
-        trial_config(plan.env, plan.obs, plan.agent, trial_length(plan), s, weights, plan.gpus_per_trial)
+        trial_config(
+            plan.env, plan.obs, plan.agent, trial_length(plan), s, weights, plan.gpus_per_trial, plan.lava_look
+        )
         for s in plan.settings
     ]
     for config in configs:

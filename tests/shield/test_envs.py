@@ -4,8 +4,22 @@ import numpy as np
 import pytest
 import torch
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+from minigrid.core.grid import Grid
+from minigrid.core.world_object import Lava
 
-from shield.envs import ENV_IDS, FORWARD, FRAME, grid_side, grid_size, lava_ahead, make_env, obs_shape, on_lava
+from shield.envs import (
+    ENV_IDS,
+    FORWARD,
+    FRAME,
+    LAVA_LOOKS,
+    grid_side,
+    grid_size,
+    lava_ahead,
+    lava_tile,
+    make_env,
+    obs_shape,
+    on_lava,
+)
 from shield.oracle import lava_ahead_from_grid
 
 PIXEL_IDS = [env_id for env_id in ENV_IDS if grid_side(env_id) == FRAME]
@@ -113,8 +127,63 @@ def test_the_source_tasks_have_no_lava(env_id):
         ({"env_id": "MiniGrid-LavaCrossingS13N4-v0"}, "env must be one of .*MiniGrid-LavaGapS7-v0"),
         ({"env_id": "MiniGrid-LavaCrossingS11N5-v0", "obs": "pixels"}, "11×11: use obs='symbolic'"),
         ({"obs": "rgb"}, "obs must be one of"),
+        ({"lava_look": "purple", "obs": "pixels"}, "lava_look must be one of"),
+        ({"lava_look": "blue"}, "only obs='pixels' shows: pass --obs pixels"),
     ],
 )
 def test_bad_env_arguments_name_the_parameter(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_env(**kwargs)
+
+
+def test_the_default_lava_tile_is_minigrids_own():
+    """`lava_tile` redraws MiniGrid's tile step by step; at the default look it must be that tile."""
+    for agent_dir in (None, 0, 1, 2, 3):
+        expected = Grid.render_tile(Lava(), agent_dir=agent_dir, tile_size=28)
+        np.testing.assert_array_equal(lava_tile("orange", agent_dir, 28), expected)
+
+
+def _lava_pixels(env) -> np.ndarray:
+    """bool [84, 84]: the pixels that a lava cell covers, from the grid (28 px tiles, 3×3 averaged)."""
+    base = env.unwrapped
+    cells = np.zeros((FRAME * 28, FRAME * 28), bool)
+    for x in range(base.width):
+        for y in range(base.height):
+            cell = base.grid.get(x, y)
+            if cell is not None and cell.type == "lava":
+                cells[y * 28 : (y + 1) * 28, x * 28 : (x + 1) * 28] = True
+    return cells.reshape(84, 3, 84, 3).any(axis=(1, 3))
+
+
+@pytest.mark.parametrize("look", [look for look in LAVA_LOOKS if look != "orange"])
+@pytest.mark.parametrize("env_id", ["MiniGrid-LavaCrossingS9N2-v0", "MiniGrid-LavaGapS6-v0", "MiniGrid-DistShift2-v0"])
+def test_a_lava_look_changes_the_lava_pixels_and_nothing_else(env_id, look):
+    """The same layouts and moves under both looks: equal info and terminations, pixels
+    that differ on lava cells only, and on every lava cell in view."""
+    default = make_env(env_id, "pixels", layout_seed=3)
+    other = make_env(env_id, "pixels", layout_seed=3, lava_look=look)
+    rng = np.random.default_rng(1)
+    seen_lava = 0
+    a, info_a = default.reset(seed=0)
+    b, info_b = other.reset(seed=0)
+    for _ in range(60):
+        lava = _lava_pixels(default)
+        changed = (a != b).any(axis=-1)
+        assert not (changed & ~lava).any(), "a pixel outside lava changed"
+        base = default.unwrapped
+        for x in range(base.width):
+            for y in range(base.height):
+                cell = base.grid.get(x, y)
+                if cell is not None and cell.type == "lava":
+                    seen_lava += 1
+                    block = changed[y * 28 // 3 : (y + 1) * 28 // 3, x * 28 // 3 : (x + 1) * 28 // 3]
+                    assert block.any(), f"lava cell {(x, y)} drawn the same"
+        assert info_a == info_b
+        action = int(rng.choice([0, 1, FORWARD]))
+        a, _, done_a, cut_a, info_a = default.step(action)
+        b, _, done_b, cut_b, info_b = other.step(action)
+        assert (done_a, cut_a) == (done_b, cut_b)
+        if done_a or cut_a:
+            a, info_a = default.reset()
+            b, info_b = other.reset()
+    assert seen_lava > 0

@@ -214,6 +214,9 @@ def test_pareto_search_smoke(tmp_path):
         ("rho", ["--rho", "1.5"], "rho must be in [0, 1], got 1.5 (from --rho)"),
         ("margin", ["--margin", "0"], "margin must be a finite number > 0, got 0.0 (from --margin)"),
         ("buffer_size", ["--k", "0"], "k must be an integer >= 1, got 0 (from --k)"),
+        ("threshold", ["--lava-look", "blue"], "--lava-look: lava_look='blue' changes how lava is drawn"),
+        ("threshold", ["--prior-route", "distilled"], "--prior-route distilled teaches a pixel Q_p"),
+        ("threshold", ["--obs", "pixels", "--artifacts", "paper"], "pretraining the missing artifacts would take"),
     ],
 )
 def test_bad_input_is_refused_before_compute(tmp_path, capsys, study, args, message):
@@ -582,3 +585,18 @@ def test_the_old_pretraining_flags_still_work_and_name_the_new_one(tmp_path, cap
     args = build_parser().parse_args(["pretrain", "--budget", "smoke"])
     assert args.pretrain_budget == "smoke"
     assert "--budget is now --pretrain-budget" in capsys.readouterr().err
+
+
+def test_the_lava_look_is_part_of_the_run_and_of_the_trials_env_config(tmp_path):
+    from rllib_algos.trial_config import env_config
+    from sweeps.plan import make_plan, parse_args
+    from sweeps.threshold import STUDY
+
+    def plan(*extra: str):
+        return make_plan(STUDY, parse_args(STUDY, ["--obs", "pixels", "--storage", str(tmp_path), *extra]))
+
+    default, blue = plan(), plan("--lava-look", "blue")
+    assert "-bluelava-" in blue.run_dir.name and "bluelava" not in default.run_dir.name
+    assert blue.run_dir != plan("--lava-look", "flat").run_dir
+    assert env_config("pixels", blue.lava_look) == {"obs": "pixels", "lava_look": "blue"}
+    assert env_config("pixels", default.lava_look) == {"obs": "pixels"}  # the runs of before looks resume
