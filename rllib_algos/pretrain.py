@@ -164,7 +164,7 @@ def build_distilled_prior(
     progress(f"[{spec.key}] quality on held-out layouts: {quality}")
     staging = store.staging(spec)
     save_frozen(staging / "weights.pt", "prior_q", spec.obs, student)
-    record |= {"train_s": time.perf_counter() - start, "teacher_path": teacher_path}
+    record |= {"train_s": time.perf_counter() - start}
     extra = {"budget": asdict(budget), "quality": quality, "teacher_quality": teacher_quality, **record}
     return str(store.commit(spec, staging, extra))
 

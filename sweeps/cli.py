@@ -82,7 +82,13 @@ def pretrain(args: argparse.Namespace) -> int:
         jobs = pretrain_jobs(
             args.obs, args.pretrain_budget, margins, store.is_ready, args.lava_bootstrap, encoder, route
         )
-        check_pretraining(jobs, os.cpu_count() or 1, args.max_pretrain_minutes)
+        cheaper = []
+        if args.pretrain_budget != "quick":
+            ready = not pretrain_jobs(args.obs, "quick", margins, store.is_ready, args.lava_bootstrap, encoder)
+            cheaper.append("--pretrain-budget quick" + (" (its artifacts are ready)" if ready else ""))
+        if args.obs == "pixels" and route != "distilled":
+            cheaper.append("--prior-route distilled")
+        check_pretraining(jobs, os.cpu_count() or 1, args.max_pretrain_minutes, cheaper)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

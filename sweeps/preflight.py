@@ -219,7 +219,7 @@ def check_plan(plan: Plan, measure: Callable[[str], WarmUp] = warm_up, cpus: int
     except PretrainingTooLongError:
         alternatives = []
         if plan.pretrain_budget != "quick":
-            alternatives.append(("--artifacts quick", {"pretrain_budget": "quick", "prior_route": None}))
+            alternatives.append(("--pretrain-budget quick", {"pretrain_budget": "quick", "prior_route": None}))
         if plan.obs == "pixels" and plan.prior_route != "distilled":
             alternatives.append(("--prior-route distilled", {"prior_route": "distilled"}))
         if plan.obs == "pixels":

@@ -53,14 +53,14 @@ def test_the_estimate_runs_stages_in_turn_and_spreads_a_stage_over_the_cpus(tmp_
 def test_the_refusal_says_how_long_and_what_to_pick(tmp_path):
     jobs = pretrain_jobs("pixels", "paper", (10.0,), ArtifactStore(tmp_path).is_ready)
     with pytest.raises(PretrainingTooLongError) as refused:
-        cheaper = ["--artifacts quick (about 9 min)"]
+        cheaper = ["--pretrain-budget quick (about 9 min)"]
         check_pretraining(jobs, cpus=2, limit_minutes=60, cheaper=cheaper, measure=fake_measure)
     text = str(refused.value)
     assert "would take about 8.1 h on this machine" in text
     assert "more than --max-pretrain-minutes 60" in text and "6 artifact(s) on 2 CPU(s)" in text
     assert "pixels: 0.20 ms per env step, 0.20 s per DQN update, 1.20 s per encoder update" in text
     assert all(job.spec.key in text for job in jobs)
-    assert "to start sooner: --artifacts quick (about 9 min)" in text
+    assert "to start sooner: --pretrain-budget quick (about 9 min)" in text
     assert "or pass --max-pretrain-minutes 485 to build them here" in text
     printed = []
     assert check_pretraining(jobs, 2, 600, measure=fake_measure, progress=printed.append) > 0
@@ -76,7 +76,7 @@ def test_a_paper_pixel_study_without_its_artifacts_is_refused_naming_the_cheaper
     with pytest.raises(PretrainingTooLongError) as refused:
         check_plan(plan, measure=fake_measure, cpus=2)
     text = str(refused.value)
-    assert "to start sooner: --artifacts quick (about" in text
+    assert "to start sooner: --pretrain-budget quick (about" in text
     assert "--prior-route distilled (about" in text and "--obs symbolic (about" in text
 
 
