@@ -157,3 +157,29 @@ def test_committed_quick_symbolic_artifacts_are_current_and_meet_the_targets():
         recorded = recorded_auc[env_id]["operating_points"]["d_max"][f"{PAPER_SHIELD.d_max:g}"]
         for key, value in at_default.items():
             assert value == pytest.approx(recorded[key], abs=tolerance(value, int(ahead.sum()))), (env_id, key)
+
+
+def test_committed_quick_pixel_artifacts_are_found_and_meet_the_targets():
+    """`--obs pixels` starts at once on a fresh checkout: the distilled Q_p and the α = 10
+    encoder are committed under today's keys, ensure_artifacts finds them without building
+    (no Ray), and on a sample of the manifests' held-out states they flag forward-into-lava
+    as the manifests say, the student as its symbolic teacher does."""
+    store = ArtifactStore(DEFAULT_ROOT)
+    messages: list[str] = []
+    weights = ensure_artifacts("pixels", "quick", store=store, progress=messages.append)
+    assert len(messages) == 2 and all("cached" in m for m in messages)
+    prior = prior_spec("pixels", "quick")
+    assert weights.prior_q == str(store.weights(prior)) and prior.config["variant"] == "distilled"
+    manifest = store.manifest(prior)
+    assert set(manifest["quality"]) == set(manifest["teacher_quality"]) == set(EVAL_ENVS)
+    prior_q = load_frozen(weights.prior_q, "prior_q", "pixels")
+    steps = check_budget("quick").eval_steps // 4
+    for env_id in EVAL_ENVS:
+        q = prior_q_quality(prior_q, random_experience([env_id], "pixels", steps, EVAL_SEED))
+        assert q["unsafe_flagged"] >= 0.95, (env_id, q)
+        recorded = manifest["quality"][env_id]["unsafe_flagged"]
+        assert q["unsafe_flagged"] == pytest.approx(recorded, abs=tolerance(recorded, q["n_unsafe"])), env_id
+        teacher = manifest["teacher_quality"][env_id]
+        assert abs(recorded - teacher["unsafe_flagged"]) <= tolerance(recorded, teacher["n_unsafe"]), env_id
+    encoder = store.manifest(encoder_spec("pixels", "quick", PAPER_SHIELD.margin))["quality"]
+    assert set(encoder) == set(EVAL_ENVS) and all(encoder[e]["roc_auc"] >= 0.95 for e in EVAL_ENVS)
