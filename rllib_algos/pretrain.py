@@ -39,6 +39,7 @@ from rllib_algos.pretrain_budgets import (
     EncoderSetting,
     check_budget,
     encoder_spec,
+    pretrain_jobs,
     prior_spec,
     source_spec,
 )
@@ -226,47 +227,43 @@ def ensure_artifacts(
     """Weight files for Q_p (built by `prior_route`, default `default_prior_route`) and one
     encoder per margin (pretrained as `encoder` says), building what is missing.
 
-    Missing or corrupt artifacts are (re)built as Ray tasks, the four source DQNs and the
-    encoders in parallel, then Q_p (a distilled Q_p after its symbolic teacher). Needs
-    `ray.init()` only when something is built.
+    Missing or corrupt artifacts (`pretrain_jobs`) are (re)built as Ray tasks, stage after
+    stage: the source DQNs and the encoders in parallel, then Q_p (a distilled Q_p after
+    its symbolic teacher). Needs `ray.init()` only when something is built.
 
     Returns:
         the files of Q_p and of the encoder of every margin.
     """
-    check_budget(budget)
     store = store or ArtifactStore()
     prior = prior_spec(obs, budget, lava_bootstrap, prior_route)
     encoders = {float(m): encoder_spec(obs, budget, m, encoder) for m in margins}
-    paths: dict[str | float, str] = {}  # "prior_q" or a margin: its weight file
-    pending: dict[str | float, ray.ObjectRef] = {}
+    jobs = pretrain_jobs(obs, budget, tuple(encoders), store.is_ready, lava_bootstrap, encoder, prior_route)
+    built: dict[str, str | ray.ObjectRef] = {}  # key: the weight file, or the task building it
 
-    def ready(spec: ArtifactSpec) -> str | None:
-        if store.is_ready(spec):
-            progress(f"[{spec.key}] cached in {store.root}")
-            return str(store.weights(spec))
-        return None
+    def weights(spec: ArtifactSpec) -> str | ray.ObjectRef:
+        return built.get(spec.key) or str(store.weights(spec))
 
-    def pseudo_reward_prior(spec: ArtifactSpec) -> str | ray.ObjectRef:
-        if (path := ready(spec)) is not None:
-            return path
-        sources = [source_spec(env_id, spec.obs, budget) for env_id in SOURCE_TASKS]
-        built = [ready(s) or _remote(build_source_q).remote(s, store) for s in sources]
-        return _remote(build_prior_q).remote(spec, store, *built)
-
-    if (path := ready(prior)) is not None:
-        paths["prior_q"] = path
-    elif prior.config.get("variant") == "distilled":
-        teacher = pseudo_reward_prior(prior_spec("symbolic", budget, lava_bootstrap, "pseudo-reward"))
-        pending["prior_q"] = _remote(build_distilled_prior).remote(prior, store, teacher)
-    else:
-        pending["prior_q"] = pseudo_reward_prior(prior)
-    for margin, spec in encoders.items():
-        if (path := ready(spec)) is not None:
-            paths[margin] = path
+    for job in sorted(jobs, key=lambda j: j.stage):  # a job's inputs are built in earlier stages
+        spec = job.spec
+        if spec.kind == "source_q":
+            built[spec.key] = _remote(build_source_q).remote(spec, store)
+        elif spec.kind == "encoder":
+            built[spec.key] = _remote(build_encoder).remote(spec, store)
+        elif spec.config.get("variant") == "distilled":
+            teacher = prior_spec("symbolic", budget, lava_bootstrap, "pseudo-reward")
+            built[spec.key] = _remote(build_distilled_prior).remote(spec, store, weights(teacher))
         else:
-            pending[margin] = _remote(build_encoder).remote(spec, store)
+            sources = [weights(source_spec(env_id, spec.obs, budget)) for env_id in SOURCE_TASKS]
+            built[spec.key] = _remote(build_prior_q).remote(spec, store, *sources)
+    for spec in (prior, *encoders.values()):
+        if spec.key not in built:
+            progress(f"[{spec.key}] cached in {store.root}")
+    if jobs:
+        progress(f"building {len(jobs)} artifact(s) as Ray tasks into {store.root}")
+    wanted = {"prior_q": prior, **encoders}
+    pending = {name: built[spec.key] for name, spec in wanted.items() if spec.key in built}
+    paths = {name: str(store.weights(spec)) for name, spec in wanted.items() if spec.key not in built}
     if pending:
-        progress(f"building {len(pending)} artifact(s) as Ray tasks into {store.root}")
         paths |= dict(zip(pending, ray.get(list(pending.values())), strict=True))
     for name, path in paths.items():
         load_frozen(path, "prior_q" if name == "prior_q" else "encoder", obs)  # refuse an artifact that does not load

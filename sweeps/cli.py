@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -70,25 +69,24 @@ def pretrain(args: argparse.Namespace) -> int:
     import ray
 
     from rllib_algos.pretrain import ensure_artifacts
-    from rllib_algos.pretrain_budgets import pretrain_jobs
     from shield.artifacts import ArtifactStore
-    from sweeps.preflight import check_pretraining
+    from sweeps.preflight import check_artifacts
 
     store = ArtifactStore(args.artifact_dir)
     margins = tuple(args.margin or [PAPER_SHIELD.margin])
     try:  # before Ray starts
         encoder = encoder_setting(args)
         route = prior_route(args, args.obs, args.pretrain_budget)
-        jobs = pretrain_jobs(
-            args.obs, args.pretrain_budget, margins, store.is_ready, args.lava_bootstrap, encoder, route
+        check_artifacts(
+            args.obs,
+            args.pretrain_budget,
+            route,
+            margins,
+            store,
+            args.max_pretrain_minutes,
+            encoder=encoder,
+            lava_bootstrap=args.lava_bootstrap,
         )
-        cheaper = []
-        if args.pretrain_budget != "quick":
-            ready = not pretrain_jobs(args.obs, "quick", margins, store.is_ready, args.lava_bootstrap, encoder)
-            cheaper.append("--pretrain-budget quick" + (" (its artifacts are ready)" if ready else ""))
-        if args.obs == "pixels" and route != "distilled":
-            cheaper.append("--prior-route distilled")
-        check_pretraining(jobs, os.cpu_count() or 1, args.max_pretrain_minutes, cheaper)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rllib_algos.pretrain_budgets import PretrainJob, pretrain_jobs
+from rllib_algos.pretrain_budgets import (
+    DEFAULT_ENCODER,
+    DEFAULT_LAVA_BOOTSTRAP,
+    EncoderSetting,
+    PretrainJob,
+    pretrain_jobs,
+)
 from shield.artifacts import ArtifactStore
 from shield.envs import DEFAULT_ENV, make_env
 from shield.networks import AutoEncoder, QNetwork
@@ -185,50 +191,64 @@ def check_pretraining(
     return estimate
 
 
-def study_jobs(plan: Plan, **changes: str) -> list[PretrainJob]:
-    """The pretraining jobs `plan` (with `changes`: obs, pretrain_budget, prior_route) starts with."""
-    setting = {"obs": plan.obs, "pretrain_budget": plan.pretrain_budget, "prior_route": plan.prior_route} | changes
-    store = ArtifactStore(plan.args.artifact_dir)
-    return pretrain_jobs(
-        setting["obs"],
-        setting["pretrain_budget"],
-        tuple(plan.margins),
-        store.is_ready,
-        encoder=plan.encoder,
-        prior_route=setting["prior_route"],
-    )
-
-
-def check_plan(plan: Plan, measure: Callable[[str], WarmUp] = warm_up, cpus: int | None = None) -> float:
-    """`check_pretraining` on what `plan` would build, with the cheaper ways to start that
-    this store and machine allow; raises `PretrainingTooLongError`."""
+def check_artifacts(
+    obs: str,
+    pretrain_budget: str,
+    prior_route: str,
+    margins: tuple[float, ...],
+    store: ArtifactStore,
+    limit_minutes: float,
+    encoder: EncoderSetting = DEFAULT_ENCODER,
+    lava_bootstrap: str = DEFAULT_LAVA_BOOTSTRAP,
+    measure: Callable[[str], WarmUp] = warm_up,
+    cpus: int | None = None,
+) -> float:
+    """`check_pretraining` on the artifacts `store` lacks for this setting, naming in a
+    refusal the cheaper ways to start that this store and machine allow, each with its
+    own estimate. Returns the estimate (0 when nothing is missing)."""
     cpus = cpus or os.cpu_count() or 1
-    limit = float(plan.args.max_pretrain_minutes)
-    jobs = study_jobs(plan)
-    if not jobs:
-        return 0.0
+
+    def jobs_of(obs: str, budget: str, route: str | None) -> list[PretrainJob]:
+        return pretrain_jobs(obs, budget, margins, store.is_ready, lava_bootstrap, encoder, route)
+
+    jobs = jobs_of(obs, pretrain_budget, prior_route)
     rates: dict[str, WarmUp] = {}
 
-    def cached(obs: str) -> WarmUp:
-        if obs not in rates:
-            rates[obs] = measure(obs)
-        return rates[obs]
+    def cached(kind: str) -> WarmUp:
+        if kind not in rates:
+            rates[kind] = measure(kind)
+        return rates[kind]
 
     try:
-        return check_pretraining(jobs, cpus, limit, measure=cached)
+        return check_pretraining(jobs, cpus, limit_minutes, measure=cached)
     except PretrainingTooLongError:
         alternatives = []
-        if plan.pretrain_budget != "quick":
-            alternatives.append(("--pretrain-budget quick", {"pretrain_budget": "quick", "prior_route": None}))
-        if plan.obs == "pixels" and plan.prior_route != "distilled":
-            alternatives.append(("--prior-route distilled", {"prior_route": "distilled"}))
-        if plan.obs == "pixels":
-            alternatives.append(("--obs symbolic", {"obs": "symbolic", "prior_route": None}))
+        if pretrain_budget != "quick":
+            alternatives.append(("--pretrain-budget quick", (obs, "quick", None)))
+        if obs == "pixels" and prior_route != "distilled":
+            alternatives.append(("--prior-route distilled", (obs, pretrain_budget, "distilled")))
+        if obs == "pixels":
+            alternatives.append(("--obs symbolic", ("symbolic", pretrain_budget, None)))
         cheaper = []
-        for flag, changes in alternatives:
-            other = study_jobs(plan, **changes)
+        for flag, setting in alternatives:
+            other = jobs_of(*setting)
             for job in other:
                 cached(job.spec.obs)
             seconds = estimate_seconds(other, rates, cpus)
             cheaper.append(f"{flag} ({'its artifacts are ready' if not other else 'about ' + duration(seconds)})")
-        raise PretrainingTooLongError(refusal(jobs, rates, cpus, limit, cheaper)) from None
+        raise PretrainingTooLongError(refusal(jobs, rates, cpus, limit_minutes, cheaper)) from None
+
+
+def check_plan(plan: Plan, measure: Callable[[str], WarmUp] = warm_up, cpus: int | None = None) -> float:
+    """`check_artifacts` on what `plan` would build; raises `PretrainingTooLongError`."""
+    return check_artifacts(
+        plan.obs,
+        plan.pretrain_budget,
+        plan.prior_route,
+        tuple(plan.margins),
+        ArtifactStore(plan.args.artifact_dir),
+        float(plan.args.max_pretrain_minutes),
+        encoder=plan.encoder,
+        measure=measure,
+        cpus=cpus,
+    )
